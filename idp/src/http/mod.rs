@@ -1,0 +1,3 @@
+//! The user-pool service on the wire.
+
+pub mod api;

@@ -1,0 +1,338 @@
+//! User pools and app clients as stored and as on the wire.
+//!
+//! The settings structs use the wire's member names, so what a client sent
+//! is what DescribeUserPool / DescribeUserPoolClient give back. Sub-objects
+//! that no rule of Cirrus reads yet (LambdaConfig, DeviceConfiguration, …)
+//! are kept as JSON objects, verbatim.
+#![allow(non_camel_case_types)]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub type Object = serde_json::Map<String, serde_json::Value>;
+
+macro_rules! wire_enum {
+    ($name:ident { $($variant:ident),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => stringify!($variant)),+ }
+            }
+        }
+    };
+}
+
+wire_enum!(DeletionProtection { ACTIVE, INACTIVE });
+wire_enum!(MfaConfiguration { OFF, ON, OPTIONAL });
+wire_enum!(UserPoolTier { LITE, ESSENTIALS, PLUS });
+wire_enum!(VerifiedAttribute { email, phone_number });
+wire_enum!(AliasAttribute { email, phone_number, preferred_username });
+wire_enum!(UsernameAttribute { email, phone_number });
+wire_enum!(DefaultEmailOption { CONFIRM_WITH_LINK, CONFIRM_WITH_CODE });
+wire_enum!(EmailSendingAccount { COGNITO_DEFAULT, DEVELOPER });
+wire_enum!(RecoveryOptionName { verified_email, verified_phone_number, admin_only });
+wire_enum!(AttributeDataType { String, Number, DateTime, Boolean });
+wire_enum!(TimeUnit { seconds, minutes, hours, days });
+wire_enum!(OAuthFlow { code, implicit, client_credentials });
+wire_enum!(PreventUserExistenceErrors { LEGACY, ENABLED });
+wire_enum!(ExplicitAuthFlow {
+    ADMIN_NO_SRP_AUTH,
+    CUSTOM_AUTH_FLOW_ONLY,
+    USER_PASSWORD_AUTH,
+    ALLOW_ADMIN_USER_PASSWORD_AUTH,
+    ALLOW_CUSTOM_AUTH,
+    ALLOW_USER_PASSWORD_AUTH,
+    ALLOW_USER_SRP_AUTH,
+    ALLOW_REFRESH_TOKEN_AUTH,
+    ALLOW_USER_AUTH,
+});
+
+impl TimeUnit {
+    pub fn seconds(self) -> i64 {
+        match self {
+            Self::seconds => 1,
+            Self::minutes => 60,
+            Self::hours => 3600,
+            Self::days => 86400,
+        }
+    }
+}
+
+impl ExplicitAuthFlow {
+    /// The pre-2019 names, which cannot be mixed with the `ALLOW_` ones.
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Self::ADMIN_NO_SRP_AUTH | Self::CUSTOM_AUTH_FLOW_ONLY | Self::USER_PASSWORD_AUTH)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PasswordPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_uppercase: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_lowercase: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_numbers: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_symbols: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_history_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporary_password_validity_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Policies {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<PasswordPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_policy: Option<Object>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerificationMessageTemplate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_message_by_link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_subject_by_link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_email_option: Option<DefaultEmailOption>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EmailConfiguration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to_email_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_sending_account: Option<EmailSendingAccount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_set: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageTemplate {
+    #[serde(rename = "SMSMessage", skip_serializing_if = "Option::is_none")]
+    pub sms_message: Option<String>,
+    #[serde(rename = "EmailMessage", skip_serializing_if = "Option::is_none")]
+    pub email_message: Option<String>,
+    #[serde(rename = "EmailSubject", skip_serializing_if = "Option::is_none")]
+    pub email_subject: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AdminCreateUserConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_admin_create_user_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unused_account_validity_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_message_template: Option<MessageTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UsernameConfiguration {
+    pub case_sensitive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecoveryOption {
+    pub priority: i64,
+    pub name: RecoveryOptionName,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountRecoverySetting {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_mechanisms: Option<Vec<RecoveryOption>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NumberAttributeConstraints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StringAttributeConstraints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SchemaAttribute {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute_data_type: Option<AttributeDataType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub developer_only_attribute: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_attribute_constraints: Option<NumberAttributeConstraints>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub string_attribute_constraints: Option<StringAttributeConstraints>,
+}
+
+/// Everything of a pool that CreateUserPool takes and DescribeUserPool
+/// returns, beyond its id, name, schema and dates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PoolSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Policies>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<DeletionProtection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda_config: Option<Object>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_verified_attributes: Option<Vec<VerifiedAttribute>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias_attributes: Option<Vec<AliasAttribute>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username_attributes: Option<Vec<UsernameAttribute>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_verification_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verification_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verification_subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_message_template: Option<VerificationMessageTemplate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_authentication_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_configuration: Option<MfaConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_attribute_update_settings: Option<Object>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_configuration: Option<Object>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_configuration: Option<EmailConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_configuration: Option<Object>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_pool_tags: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_create_user_config: Option<AdminCreateUserConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_pool_add_ons: Option<Object>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username_configuration: Option<UsernameConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_recovery_setting: Option<AccountRecoverySetting>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_pool_tier: Option<UserPoolTier>,
+}
+
+/// A stored user pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPool {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub settings: PoolSettings,
+    pub schema: Vec<SchemaAttribute>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TokenValidityUnits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<TimeUnit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<TimeUnit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<TimeUnit>,
+}
+
+/// Everything of an app client that CreateUserPoolClient takes and
+/// DescribeUserPoolClient returns, beyond its ids, name, secret and dates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    #[serde(rename = "RefreshTokenValidity", skip_serializing_if = "Option::is_none")]
+    pub refresh_token_validity: Option<i64>,
+    #[serde(rename = "AccessTokenValidity", skip_serializing_if = "Option::is_none")]
+    pub access_token_validity: Option<i64>,
+    #[serde(rename = "IdTokenValidity", skip_serializing_if = "Option::is_none")]
+    pub id_token_validity: Option<i64>,
+    #[serde(rename = "TokenValidityUnits", skip_serializing_if = "Option::is_none")]
+    pub token_validity_units: Option<TokenValidityUnits>,
+    #[serde(rename = "ReadAttributes", skip_serializing_if = "Option::is_none")]
+    pub read_attributes: Option<Vec<String>>,
+    #[serde(rename = "WriteAttributes", skip_serializing_if = "Option::is_none")]
+    pub write_attributes: Option<Vec<String>>,
+    #[serde(rename = "ExplicitAuthFlows", skip_serializing_if = "Option::is_none")]
+    pub explicit_auth_flows: Option<Vec<ExplicitAuthFlow>>,
+    #[serde(rename = "SupportedIdentityProviders", skip_serializing_if = "Option::is_none")]
+    pub supported_identity_providers: Option<Vec<String>>,
+    #[serde(rename = "CallbackURLs", skip_serializing_if = "Option::is_none")]
+    pub callback_urls: Option<Vec<String>>,
+    #[serde(rename = "LogoutURLs", skip_serializing_if = "Option::is_none")]
+    pub logout_urls: Option<Vec<String>>,
+    #[serde(rename = "DefaultRedirectURI", skip_serializing_if = "Option::is_none")]
+    pub default_redirect_uri: Option<String>,
+    #[serde(rename = "AllowedOAuthFlows", skip_serializing_if = "Option::is_none")]
+    pub allowed_oauth_flows: Option<Vec<OAuthFlow>>,
+    #[serde(rename = "AllowedOAuthScopes", skip_serializing_if = "Option::is_none")]
+    pub allowed_oauth_scopes: Option<Vec<String>>,
+    #[serde(rename = "AllowedOAuthFlowsUserPoolClient", skip_serializing_if = "Option::is_none")]
+    pub allowed_oauth_flows_user_pool_client: Option<bool>,
+    #[serde(rename = "AnalyticsConfiguration", skip_serializing_if = "Option::is_none")]
+    pub analytics_configuration: Option<Object>,
+    #[serde(rename = "PreventUserExistenceErrors", skip_serializing_if = "Option::is_none")]
+    pub prevent_user_existence_errors: Option<PreventUserExistenceErrors>,
+    #[serde(rename = "EnableTokenRevocation", skip_serializing_if = "Option::is_none")]
+    pub enable_token_revocation: Option<bool>,
+    #[serde(rename = "EnablePropagateAdditionalUserContextData", skip_serializing_if = "Option::is_none")]
+    pub enable_propagate_additional_user_context_data: Option<bool>,
+    #[serde(rename = "AuthSessionValidity", skip_serializing_if = "Option::is_none")]
+    pub auth_session_validity: Option<i64>,
+    #[serde(rename = "RefreshTokenRotation", skip_serializing_if = "Option::is_none")]
+    pub refresh_token_rotation: Option<Object>,
+}
+
+/// A stored app client; `secret_sealed` is the client secret sealed under
+/// the master key with the client id as associated data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppClient {
+    pub client_id: String,
+    pub pool_id: String,
+    pub name: String,
+    pub secret_sealed: Option<Vec<u8>>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub settings: ClientSettings,
+}
