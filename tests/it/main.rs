@@ -1,0 +1,8 @@
+//! End-to-end tests: the real server, in-process, on an ephemeral port,
+//! with a fresh database per test (SQLite file, or a PostgreSQL schema).
+
+mod harness;
+mod lifecycle;
+mod pools;
+mod store;
+mod wire;
