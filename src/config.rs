@@ -121,10 +121,10 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("public_url must start with http:// or https://, not '{url}'");
-            }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public_url must start with http:// or https://, not '{url}'");
         }
         if self.region.is_empty()
             || !self.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -146,10 +146,10 @@ impl Config {
             (None, None) => {}
             _ => bail!("set both admin_access_key_id and admin_secret_access_key, or neither"),
         }
-        if let Some(schema) = &self.database_schema {
-            if schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                bail!("database_schema must be letters, digits and '_'");
-            }
+        if let Some(schema) = &self.database_schema
+            && (schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            bail!("database_schema must be letters, digits and '_'");
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");

@@ -68,7 +68,7 @@ fn classify(path: &str, message: &str) -> AwsError {
         let allowed = parts
             .next()
             .and_then(|tail| tail.split_once("expected "))
-            .map(|(_, set)| set.replace("one of ", "").replace('`', ""))
+            .map(|(_, set)| set.replace("one of ", "").replace(" or ", ", ").replace('`', ""))
             .unwrap_or_default();
         return AwsError::invalid_parameter(format!(
             "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: \
@@ -159,10 +159,11 @@ mod tests {
         max_results: Option<i64>,
         tier: Option<Tier>,
         tags: Option<std::collections::HashMap<String, String>>,
+        tiers: Option<Vec<Tier>>,
     }
 
     #[derive(Deserialize, Debug)]
-    #[allow(dead_code)]
+    #[allow(dead_code, clippy::upper_case_acronyms)]
     enum Tier {
         LITE,
         PLUS,
@@ -188,6 +189,13 @@ mod tests {
         let err = decode::<Req>(br#"{"PoolName":"a","Tier":"GOLD"}"#).unwrap_err();
         assert_eq!(err.name, "InvalidParameterException");
         assert!(err.message.contains("'GOLD'") && err.message.contains("LITE"), "{}", err.message);
+    }
+
+    #[test]
+    fn enum_errors_in_lists_name_the_element() {
+        let err = decode::<Req>(br#"{"PoolName":"a","Tiers":["LITE","GOLD"]}"#).unwrap_err();
+        assert!(err.message.contains("at 'Tiers[1]'"), "{}", err.message);
+        assert!(err.message.contains("[LITE, PLUS]"), "{}", err.message);
     }
 
     #[test]

@@ -38,13 +38,15 @@ impl UserPoolApi {
     }
 }
 
+// The settings of Create/Update requests are decoded from the same body into
+// `PoolSettings` / `ClientSettings`, rather than `#[serde(flatten)]`, so that
+// errors keep the path of the member at fault.
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CreateUserPoolRequest {
     pool_name: String,
     schema: Option<Vec<SchemaAttribute>>,
-    #[serde(flatten)]
-    settings: PoolSettings,
 }
 
 #[derive(Deserialize)]
@@ -58,8 +60,6 @@ struct UserPoolIdRequest {
 struct UpdateUserPoolRequest {
     user_pool_id: String,
     pool_name: Option<String>,
-    #[serde(flatten)]
-    settings: PoolSettings,
 }
 
 #[derive(Deserialize)]
@@ -76,8 +76,6 @@ struct CreateUserPoolClientRequest {
     client_name: String,
     generate_secret: Option<bool>,
     client_secret: Option<String>,
-    #[serde(flatten)]
-    settings: ClientSettings,
 }
 
 #[derive(Deserialize)]
@@ -93,8 +91,6 @@ struct UpdateUserPoolClientRequest {
     user_pool_id: String,
     client_id: String,
     client_name: Option<String>,
-    #[serde(flatten)]
-    settings: ClientSettings,
 }
 
 #[derive(Deserialize)]
@@ -193,11 +189,12 @@ impl JsonService for UserPoolApi {
         match operation {
             "CreateUserPool" => {
                 let r: CreateUserPoolRequest = decode(body)?;
+                let settings: PoolSettings = decode(body)?;
                 let pool = pools
                     .create_pool(NewPool {
                         name: r.pool_name,
                         schema: r.schema.unwrap_or_default(),
-                        settings: r.settings,
+                        settings,
                     })
                     .await?;
                 Ok(json!({ "UserPool": self.user_pool_type(&pool)? }))
@@ -209,7 +206,8 @@ impl JsonService for UserPoolApi {
             }
             "UpdateUserPool" => {
                 let r: UpdateUserPoolRequest = decode(body)?;
-                pools.update_pool(&r.user_pool_id, r.pool_name, r.settings).await?;
+                let settings: PoolSettings = decode(body)?;
+                pools.update_pool(&r.user_pool_id, r.pool_name, settings).await?;
                 Ok(json!({}))
             }
             "DeleteUserPool" => {
@@ -237,13 +235,14 @@ impl JsonService for UserPoolApi {
             }
             "CreateUserPoolClient" => {
                 let r: CreateUserPoolClientRequest = decode(body)?;
+                let settings: ClientSettings = decode(body)?;
                 let created = pools
                     .create_client(NewClient {
                         pool_id: r.user_pool_id,
                         name: r.client_name,
                         generate_secret: r.generate_secret.unwrap_or(false),
                         client_secret: r.client_secret,
-                        settings: r.settings,
+                        settings,
                     })
                     .await?;
                 Ok(json!({ "UserPoolClient": user_pool_client_type(&created)? }))
@@ -255,8 +254,9 @@ impl JsonService for UserPoolApi {
             }
             "UpdateUserPoolClient" => {
                 let r: UpdateUserPoolClientRequest = decode(body)?;
+                let settings: ClientSettings = decode(body)?;
                 let client =
-                    pools.update_client(&r.user_pool_id, &r.client_id, r.client_name, r.settings).await?;
+                    pools.update_client(&r.user_pool_id, &r.client_id, r.client_name, settings).await?;
                 Ok(json!({ "UserPoolClient": user_pool_client_type(&client)? }))
             }
             "DeleteUserPoolClient" => {

@@ -183,12 +183,12 @@ impl UserPools {
         }
         check_urls("CallbackURLs", s.callback_urls.as_deref().unwrap_or_default())?;
         check_urls("LogoutURLs", s.logout_urls.as_deref().unwrap_or_default())?;
-        if let Some(default) = &s.default_redirect_uri {
-            if !s.callback_urls.iter().flatten().any(|u| u == default) {
-                return Err(IdpError::InvalidParameter(
-                    "DefaultRedirectURI must be one of the CallbackURLs.".into(),
-                ));
-            }
+        if let Some(default) = &s.default_redirect_uri
+            && !s.callback_urls.iter().flatten().any(|u| u == default)
+        {
+            return Err(IdpError::InvalidParameter(
+                "DefaultRedirectURI must be one of the CallbackURLs.".into(),
+            ));
         }
         check_oauth(&s, has_secret)?;
         Ok(s)
@@ -300,6 +300,13 @@ fn check_oauth(s: &ClientSettings, has_secret: bool) -> Result<()> {
                 "client_credentials flow can not be selected if client does not have a client secret.".into(),
             ));
         }
+        // Machine-to-machine tokens carry resource-server scopes only.
+        let scopes = s.allowed_oauth_scopes.as_deref().unwrap_or_default();
+        if let Some(standard) = scopes.iter().find(|sc| STANDARD_SCOPES.contains(&sc.as_str())) {
+            return Err(IdpError::InvalidOAuthFlow(format!(
+                "client_credentials flow can only be used with custom scopes, not {standard}."
+            )));
+        }
     }
     let scopes = s.allowed_oauth_scopes.as_deref().unwrap_or_default();
     for scope in scopes {
@@ -380,6 +387,12 @@ mod tests {
         };
         assert!(matches!(check_oauth(&cc, false), Err(IdpError::InvalidOAuthFlow(_))));
         assert!(check_oauth(&cc, true).is_ok());
+        let cc_openid = ClientSettings {
+            allowed_oauth_flows: Some(vec![OAuthFlow::client_credentials]),
+            allowed_oauth_scopes: Some(vec!["openid".into()]),
+            ..Default::default()
+        };
+        assert!(matches!(check_oauth(&cc_openid, true), Err(IdpError::InvalidOAuthFlow(_))));
         let custom =
             ClientSettings { allowed_oauth_scopes: Some(vec!["api/read".into()]), ..Default::default() };
         assert!(matches!(check_oauth(&custom, true), Err(IdpError::ScopeDoesNotExist(_))));
