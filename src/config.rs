@@ -37,6 +37,26 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_grace_seconds: u64,
+    /// SMTP relay for email; without it, email goes to `<data_dir>/outbox`.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// `From` of messages when the pool's EmailConfiguration names none.
+    pub email_from: String,
+    /// SMS webhook; without it, SMS go to `<data_dir>/outbox`.
+    pub sms_webhook_url: Option<String>,
+    pub sms_webhook_secret: Option<String>,
+    /// argon2id cost (OWASP defaults).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once (default: the number of cores) and
+    /// callers allowed to wait for one before TooManyRequestsException.
+    pub hash_concurrency: Option<u32>,
+    pub hash_queue: u32,
 }
 
 impl Default for Config {
@@ -56,6 +76,19 @@ impl Default for Config {
             log: "info".into(),
             cors_allowed_origins: vec!["*".into()],
             shutdown_grace_seconds: 30,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            email_from: "no-reply@localhost".into(),
+            sms_webhook_url: None,
+            sms_webhook_secret: None,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_concurrency: None,
+            hash_queue: 32,
         }
     }
 }
@@ -82,6 +115,19 @@ const KEYS: &[(&str, Kind)] = &[
     ("log", Kind::Text),
     ("cors_allowed_origins", Kind::List),
     ("shutdown_grace_seconds", Kind::Integer),
+    ("smtp_host", Kind::Text),
+    ("smtp_port", Kind::Integer),
+    ("smtp_tls", Kind::Text),
+    ("smtp_username", Kind::Text),
+    ("smtp_password", Kind::Text),
+    ("email_from", Kind::Text),
+    ("sms_webhook_url", Kind::Text),
+    ("sms_webhook_secret", Kind::Text),
+    ("argon2_memory_kib", Kind::Integer),
+    ("argon2_iterations", Kind::Integer),
+    ("argon2_parallelism", Kind::Integer),
+    ("hash_concurrency", Kind::Integer),
+    ("hash_queue", Kind::Integer),
 ];
 
 impl Config {
@@ -150,6 +196,23 @@ impl Config {
             && (schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         {
             bail!("database_schema must be letters, digits and '_'");
+        }
+        if !["none", "starttls", "tls"].contains(&self.smtp_tls.as_str()) {
+            bail!("smtp_tls must be none, starttls or tls; got '{}'", self.smtp_tls);
+        }
+        if self.smtp_username.is_some() != self.smtp_password.is_some() {
+            bail!("set both smtp_username and smtp_password, or neither");
+        }
+        if self.sms_webhook_url.is_some() && self.sms_webhook_secret.as_deref().is_none_or(|s| s.len() < 16) {
+            bail!("sms_webhook_url needs sms_webhook_secret (16 characters or more) to sign its calls");
+        }
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism
+            || self.argon2_iterations == 0
+            || self.argon2_parallelism == 0
+        {
+            bail!(
+                "argon2 parameters: memory must be at least 8 KiB per lane, iterations and parallelism at least 1"
+            );
         }
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");

@@ -27,6 +27,13 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Give a user pool a new token-signing key (old keys stay in its JWKS
+    /// until the tokens they signed have expired).
+    RotateKeys {
+        /// The user pool id, e.g. us-east-1_AbC123xyz.
+        #[arg(long)]
+        pool_id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +62,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Migrate => cirrus::server::migrate_only(&config).await,
+            Command::RotateKeys { pool_id } => {
+                cirrus::server::rotate_keys(&config, &pool_id).await.map(|kid| {
+                    println!("pool {pool_id} now signs with key {kid}");
+                })
+            }
             Command::Serve => serve(config).await,
         }
     });

@@ -53,7 +53,7 @@ impl RunningServer {
     }
 }
 
-fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     if let Some(text) = &config.master_key {
         tracing::info!("master key: from configuration");
         return Ok(MasterKey::from_base64(text)?);
@@ -94,12 +94,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .trim_end_matches('/')
         .to_string();
 
-    let pools =
-        Arc::new(idp::UserPools::new(db.idp_store(), key.clone(), &config.region, &config.account_id));
+    let pools = Arc::new(user_pools(&config, &db, &key, &public_url)?);
     let front = AwsFront::new(Arc::new(admin.clone()))
-        .with_json(Arc::new(idp::UserPoolApi::new(pools)))
+        .with_json(Arc::new(idp::UserPoolApi::new(pools.clone())))
         .with_query(Arc::new(sts_broker::StsApi));
-    let app = router(front, db.clone(), &config);
+    let app = router(front, idp::http::oidc::router(pools), db.clone(), &config);
 
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -128,10 +127,70 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     })
 }
 
-fn router(front: AwsFront, db: Database, config: &Config) -> Router {
+/// The user-pool service with this process's hashing and delivery.
+pub fn user_pools(
+    config: &Config,
+    db: &Database,
+    key: &MasterKey,
+    public_url: &str,
+) -> anyhow::Result<idp::UserPools> {
+    use idp::delivery::{Delivery, email, sms};
+    let cost = idp::service::HashCost {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let concurrency = config.hash_concurrency.map(|n| n as usize).unwrap_or(cores);
+    let hasher = Arc::new(
+        idp::service::PasswordHasher::new(cost, concurrency, config.hash_queue as usize)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let outbox = config.data_dir.join("outbox");
+    let email: Arc<dyn idp::delivery::EmailSender> = match &config.smtp_host {
+        Some(host) => {
+            let security = match config.smtp_tls.as_str() {
+                "none" => email::SmtpSecurity::None,
+                "tls" => email::SmtpSecurity::Tls,
+                _ => email::SmtpSecurity::StartTls,
+            };
+            tracing::info!(host = %host, port = config.smtp_port, tls = %config.smtp_tls, "email: SMTP");
+            Arc::new(email::SmtpSender::new(&email::SmtpSettings {
+                host: host.clone(),
+                port: config.smtp_port,
+                security,
+                username: config.smtp_username.clone(),
+                password: config.smtp_password.clone(),
+            })?)
+        }
+        None => {
+            tracing::info!(dir = %outbox.display(), "email: no SMTP relay configured, writing .eml files to the outbox");
+            Arc::new(email::OutboxEmail::new(outbox.clone())?)
+        }
+    };
+    let sms: Arc<dyn idp::delivery::SmsSender> = match (&config.sms_webhook_url, &config.sms_webhook_secret) {
+        (Some(url), Some(secret)) => {
+            tracing::info!(url = %url, "SMS: signed webhook");
+            Arc::new(sms::WebhookSms::new(url.clone(), secret.clone())?)
+        }
+        _ => {
+            tracing::info!(dir = %outbox.display(), "SMS: no webhook configured, writing .sms.json files to the outbox");
+            Arc::new(sms::OutboxSms::new(outbox)?)
+        }
+    };
+    let settings = idp::service::IdpSettings {
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        public_url: public_url.to_string(),
+    };
+    let delivery = Delivery { email, sms, default_from: config.email_from.clone() };
+    Ok(idp::UserPools::new(db.idp_store(), key.clone(), settings, hasher, delivery))
+}
+
+fn router(front: AwsFront, per_pool: Router, db: Database, config: &Config) -> Router {
     let health =
         Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz)).with_state(db);
-    front.router().merge(health).layer(cors(config))
+    front.router().merge(per_pool).merge(health).layer(cors(config))
 }
 
 async fn readyz(State(db): State<Database>) -> (StatusCode, &'static str) {
@@ -161,6 +220,19 @@ fn cors(config: &Config) -> CorsLayer {
             HeaderName::from_static("date"),
         ])
         .max_age(Duration::from_secs(600))
+}
+
+/// `cirrus rotate-keys`: a new signing key for a pool; the old ones stay
+/// published until their tokens have expired.
+pub async fn rotate_keys(config: &Config, pool_id: &str) -> anyhow::Result<String> {
+    let key = master_key(config)?;
+    let (db, _) = Database::connect(config).await?;
+    db.migrate().await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+    let pools = user_pools(config, &db, &key, &public_url)?;
+    let kid = pools.rotate_signing_key(pool_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await;
+    Ok(kid)
 }
 
 /// `cirrus migrate`: connect, apply, exit.

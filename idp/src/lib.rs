@@ -5,6 +5,7 @@
 //! the rules.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo))]
 
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod model;

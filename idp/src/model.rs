@@ -336,3 +336,96 @@ pub struct AppClient {
     pub updated_ms: i64,
     pub settings: ClientSettings,
 }
+
+wire_enum!(UserStatus {
+    UNCONFIRMED,
+    CONFIRMED,
+    ARCHIVED,
+    COMPROMISED,
+    UNKNOWN,
+    RESET_REQUIRED,
+    FORCE_CHANGE_PASSWORD,
+    EXTERNAL_PROVIDER,
+});
+
+impl UserStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+    }
+}
+
+/// A user of a pool. `username_key` is the lookup key: the username, lower-
+/// cased when the pool's usernames are case-insensitive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub pool_id: String,
+    pub username_key: String,
+    pub username: String,
+    pub sub: String,
+    pub status: UserStatus,
+    pub enabled: bool,
+    /// Attribute name → value, as on the wire (all strings).
+    pub attributes: BTreeMap<String, String>,
+    /// PHC string (argon2id, parameters included).
+    pub password_hash: Option<String>,
+    pub password_set_ms: i64,
+    pub failed_attempts: i64,
+    pub locked_until_ms: i64,
+    /// Tokens issued before this instant are refused (global sign-out).
+    pub tokens_valid_after_ms: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What a one-time code is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    SignUp,
+}
+
+impl CodePurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignUp => "signup",
+        }
+    }
+}
+
+/// A code sent to a user, kept as a keyed hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneTimeCode {
+    pub pool_id: String,
+    pub username_key: String,
+    pub purpose: CodePurpose,
+    pub code_hash: Vec<u8>,
+    /// The attribute the code verifies (`email`, `phone_number`).
+    pub attribute: Option<String>,
+    pub expires_ms: i64,
+    pub attempts: i64,
+}
+
+/// A refresh token, stored by the SHA-256 of its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub token_hash: Vec<u8>,
+    pub pool_id: String,
+    pub client_id: String,
+    pub username_key: String,
+    pub origin_jti: String,
+    pub auth_time: i64,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// A pool's RSA signing key, the private half sealed under the master key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub pool_id: String,
+    pub private_key_sealed: Vec<u8>,
+    /// The JWK of the public half, as JSON text.
+    pub public_jwk: String,
+    pub created_ms: i64,
+    pub retired_ms: Option<i64>,
+}

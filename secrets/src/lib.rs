@@ -33,6 +33,7 @@ pub enum SecretsError {
 #[derive(Clone)]
 pub struct MasterKey {
     cipher: XChaCha20Poly1305,
+    bytes: Zeroizing<[u8; 32]>,
 }
 
 impl fmt::Debug for MasterKey {
@@ -55,7 +56,9 @@ impl MasterKey {
             return Err(SecretsError::BadKey);
         }
         let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|_| SecretsError::BadKey)?;
-        Ok(Self { cipher })
+        let mut raw = Zeroizing::new([0u8; 32]);
+        raw.copy_from_slice(bytes);
+        Ok(Self { cipher, bytes: raw })
     }
 
     pub fn from_base64(text: &str) -> Result<Self, SecretsError> {
@@ -94,6 +97,14 @@ impl MasterKey {
         out
     }
 
+    /// A key for one purpose (keyed hashes of codes, …), derived so that
+    /// no two purposes share key material: HMAC-SHA256(master, "cirrus/" + purpose).
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut message = b"cirrus/".to_vec();
+        message.extend_from_slice(purpose.as_bytes());
+        Zeroizing::new(hmac_sha256(self.bytes.as_ref(), &message))
+    }
+
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, SecretsError> {
         if sealed.len() < 1 + NONCE_LEN || sealed[0] != VERSION {
             return Err(SecretsError::Unseal);
@@ -103,6 +114,17 @@ impl MasterKey {
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
             .map_err(|_| SecretsError::Unseal)
     }
+}
+
+/// `HMAC-SHA256(key, message)`.
+#[allow(clippy::expect_used)]
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    // HMAC takes keys of any length: this cannot fail.
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -166,6 +188,24 @@ mod tests {
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_master() {
+        let a = MasterKey::from_bytes(&[1u8; 32]).unwrap();
+        let b = MasterKey::from_bytes(&[2u8; 32]).unwrap();
+        assert_ne!(*a.derive("codes"), *a.derive("sessions"));
+        assert_ne!(*a.derive("codes"), *b.derive("codes"));
+        assert_eq!(*a.derive("codes"), *a.clone().derive("codes"));
+        // RFC 4231 test case 2.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub fn base_config(dir: &std::path::Path, backend: Backend) -> Config {
         admin_secret_access_key: Some(SECRET_KEY.into()),
         shutdown_grace_seconds: 5,
         log: "warn".into(),
+        // Minimum-cost hashing: tests exercise the flow, not argon2's cost.
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
         ..Config::default()
     };
     if backend == Backend::Postgres {

@@ -9,6 +9,7 @@ use awsapi::{Access, AwsError, JsonService, Principal, RequestContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth_api;
 use crate::model::{AppClient, ClientSettings, PoolSettings, SchemaAttribute, UserPool};
 use crate::service::{ClientWithSecret, NewClient, NewPool, UserPools};
 
@@ -166,16 +167,22 @@ impl JsonService for UserPoolApi {
     }
 
     fn access(&self, operation: &str) -> Option<Access> {
+        if auth_api::PUBLIC.contains(&operation) {
+            return Some(Access::Public);
+        }
+        if auth_api::SIGNED.contains(&operation) {
+            return Some(Access::Signed);
+        }
         OPERATIONS.iter().find(|(name, _)| *name == operation).map(|(_, access)| *access)
     }
 
     async fn call_public(
         &self,
         operation: &str,
-        _body: &[u8],
+        body: &[u8],
         _ctx: &RequestContext,
     ) -> Result<Value, AwsError> {
-        Err(AwsError::unknown_operation(operation))
+        auth_api::call_public(&self.pools, operation, body).await
     }
 
     async fn call_signed(
@@ -271,7 +278,7 @@ impl JsonService for UserPoolApi {
                 let items: Vec<Value> = page.items.iter().map(client_description).collect();
                 Ok(with_next_token(json!({ "UserPoolClients": items }), page.next_token))
             }
-            other => Err(AwsError::unknown_operation(other)),
+            other => auth_api::call_signed(pools, other, body).await,
         }
     }
 }

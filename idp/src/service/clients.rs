@@ -119,7 +119,7 @@ impl UserPools {
         Ok(page(items, limit, |c| &c.client_id))
     }
 
-    fn open_secret(&self, client: &AppClient) -> Result<Option<String>> {
+    pub(super) fn open_secret(&self, client: &AppClient) -> Result<Option<String>> {
         client
             .secret_sealed
             .as_ref()

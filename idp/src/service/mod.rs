@@ -3,27 +3,55 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrets::MasterKey;
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
+use crate::delivery::{Delivery, EmailMessage, SmsMessage};
 use crate::error::{IdpError, Result};
+use crate::model::{AppClient, UserPool};
 use crate::store::IdpStore;
 
+mod admin_users;
 mod clients;
+mod codes;
+pub mod passwords;
 mod pools;
 pub mod schema;
+pub mod signin;
+mod signup;
+mod tokens;
+pub mod users;
 
+pub use admin_users::NewAdminUser;
 pub use clients::{ClientWithSecret, NewClient};
+pub use passwords::{HashCost, PasswordHasher};
 pub use pools::NewPool;
+pub use signin::{AuthOutcome, Challenge};
+pub use signup::{CodeDelivery, SignUpRequest, SignUpResult};
+pub use tokens::{AccessContext, Tokens};
 
-/// The user-pool service: pools and app clients for now; sign-up, sign-in
-/// and tokens join it in later issues.
+/// Settings of the user-pool service that come from the process's
+/// configuration.
+#[derive(Debug, Clone)]
+pub struct IdpSettings {
+    pub region: String,
+    pub account_id: String,
+    /// External base URL; a pool's issuer is `<public_url>/<pool id>`.
+    pub public_url: String,
+}
+
+/// The user-pool service: pools, clients, users, sign-up, sign-in, tokens.
 pub struct UserPools {
     store: Arc<dyn IdpStore>,
     master_key: MasterKey,
-    region: String,
-    account_id: String,
+    code_key: Zeroizing<[u8; 32]>,
+    settings: IdpSettings,
+    hasher: Arc<PasswordHasher>,
+    delivery: Delivery,
+    keys: tokens::KeyCache,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -35,12 +63,21 @@ pub struct Page<T> {
 }
 
 impl UserPools {
-    pub fn new(store: Arc<dyn IdpStore>, master_key: MasterKey, region: &str, account_id: &str) -> Self {
+    pub fn new(
+        store: Arc<dyn IdpStore>,
+        master_key: MasterKey,
+        settings: IdpSettings,
+        hasher: Arc<PasswordHasher>,
+        delivery: Delivery,
+    ) -> Self {
         Self {
             store,
+            code_key: master_key.derive("one-time-codes"),
             master_key,
-            region: region.to_string(),
-            account_id: account_id.to_string(),
+            settings,
+            hasher,
+            delivery,
+            keys: tokens::KeyCache::default(),
             clock: OffsetDateTime::now_utc,
         }
     }
@@ -52,16 +89,91 @@ impl UserPools {
     }
 
     pub fn region(&self) -> &str {
-        &self.region
+        &self.settings.region
     }
 
     pub fn pool_arn(&self, pool_id: &str) -> String {
-        format!("arn:aws:cognito-idp:{}:{}:userpool/{pool_id}", self.region, self.account_id)
+        format!(
+            "arn:aws:cognito-idp:{}:{}:userpool/{pool_id}",
+            self.settings.region, self.settings.account_id
+        )
+    }
+
+    pub fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{pool_id}", self.settings.public_url)
     }
 
     fn now_ms(&self) -> i64 {
         let now = (self.clock)();
         now.unix_timestamp() * 1000 + i64::from(now.millisecond())
+    }
+
+    /// The client with this id and its pool; an unknown client is
+    /// `ResourceNotFoundException`.
+    async fn client_and_pool(&self, client_id: &str) -> Result<(UserPool, AppClient)> {
+        let not_found =
+            || IdpError::ResourceNotFound(format!("User pool client {client_id} does not exist."));
+        if client_id.is_empty() || client_id.len() > 128 {
+            return Err(not_found());
+        }
+        let client = self.store.find_client(client_id).await?.ok_or_else(not_found)?;
+        let pool = self.store.get_pool(&client.pool_id).await?.ok_or_else(not_found)?;
+        Ok((pool, client))
+    }
+
+    /// Clear-text secret of a client, if it has one.
+    fn client_secret(&self, client: &AppClient) -> Result<Option<String>> {
+        self.open_secret(client)
+    }
+
+    /// SECRET_HASH = base64(HMAC-SHA256(client secret, username + client id)),
+    /// required exactly when the client has a secret. Any of `usernames`
+    /// may have been used (the typed name or the internal one).
+    fn check_secret_hash_any(
+        &self,
+        client: &AppClient,
+        usernames: &[&str],
+        given: Option<&str>,
+    ) -> Result<()> {
+        let Some(secret) = self.client_secret(client)? else { return Ok(()) };
+        let refused = || {
+            IdpError::NotAuthorized(format!("Unable to verify secret hash for client {}", client.client_id))
+        };
+        let given = given.filter(|g| !g.is_empty()).ok_or_else(refused)?;
+        let ok = usernames.iter().any(|u| {
+            let message = format!("{u}{}", client.client_id);
+            let expected = STANDARD.encode(secrets::hmac_sha256(secret.as_bytes(), message.as_bytes()));
+            bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+        });
+        if ok { Ok(()) } else { Err(refused()) }
+    }
+
+    fn check_secret_hash(&self, client: &AppClient, username: &str, given: Option<&str>) -> Result<()> {
+        self.check_secret_hash_any(client, &[username], given)
+    }
+
+    async fn send_email(&self, pool: &UserPool, to: &str, subject: &str, body: &str) -> Result<()> {
+        let from = pool
+            .settings
+            .email_configuration
+            .as_ref()
+            .and_then(|c| c.from.clone())
+            .unwrap_or_else(|| self.delivery.default_from.clone());
+        let message =
+            EmailMessage { from, to: to.to_string(), subject: subject.to_string(), body: body.to_string() };
+        self.delivery.email.send_email(&message).await.map_err(|e| {
+            tracing::warn!(pool = %pool.id, error = %e, "email delivery failed");
+            IdpError::CodeDeliveryFailure("The message could not be delivered.".into())
+        })
+    }
+
+    async fn send_sms(&self, pool: &UserPool, to: &str, body: &str, purpose: &'static str) -> Result<()> {
+        let message =
+            SmsMessage { to: to.to_string(), body: body.to_string(), pool_id: pool.id.clone(), purpose };
+        self.delivery.sms.send_sms(&message).await.map_err(|e| {
+            tracing::warn!(pool = %pool.id, error = %e, "SMS delivery failed");
+            IdpError::CodeDeliveryFailure("The message could not be delivered.".into())
+        })
     }
 }
 

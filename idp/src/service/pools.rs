@@ -33,7 +33,7 @@ impl UserPools {
         };
         // Ids are random; a collision is retried rather than checked first.
         for _ in 0..5 {
-            pool.id = format!("{}_{}", self.region, secrets::random_string(9, secrets::ALNUM));
+            pool.id = format!("{}_{}", self.settings.region, secrets::random_string(9, secrets::ALNUM));
             match self.store.insert_pool(&pool).await {
                 Ok(()) => return Ok(pool),
                 Err(StoreError::Conflict) => continue,

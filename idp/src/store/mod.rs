@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 
-use crate::model::{AppClient, UserPool};
+use crate::model::{AppClient, CodePurpose, OneTimeCode, RefreshToken, SigningKey, User, UserPool};
 
 mod sql;
+mod sql_users;
 
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -14,6 +15,10 @@ pub enum StoreError {
     /// A row with the same key exists (a named unique constraint fired).
     #[error("a row with this key already exists")]
     Conflict,
+    /// A sign-in alias (email, phone, preferred username) belongs to
+    /// another user.
+    #[error("the alias belongs to another user")]
+    AliasConflict,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -36,6 +41,8 @@ pub trait ClientStore: Send + Sync {
     /// Fails with [`StoreError::Conflict`] when the client id is taken.
     async fn insert_client(&self, client: &AppClient) -> Result<(), StoreError>;
     async fn get_client(&self, pool_id: &str, client_id: &str) -> Result<Option<AppClient>, StoreError>;
+    /// A client by its id alone (public operations name only the client).
+    async fn find_client(&self, client_id: &str) -> Result<Option<AppClient>, StoreError>;
     async fn update_client(&self, client: &AppClient) -> Result<bool, StoreError>;
     async fn delete_client(&self, pool_id: &str, client_id: &str) -> Result<bool, StoreError>;
     /// Clients of a pool ordered by client id, starting after `after`.
@@ -47,6 +54,103 @@ pub trait ClientStore: Send + Sync {
     ) -> Result<Vec<AppClient>, StoreError>;
 }
 
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts the user and claims its aliases in one transaction:
+    /// [`StoreError::Conflict`] when the username is taken,
+    /// [`StoreError::AliasConflict`] when an alias is.
+    async fn insert_user(&self, user: &User, aliases: &[String]) -> Result<(), StoreError>;
+    async fn get_user(&self, pool_id: &str, username_key: &str) -> Result<Option<User>, StoreError>;
+    async fn find_by_alias(&self, pool_id: &str, alias_key: &str) -> Result<Option<User>, StoreError>;
+    /// Writes status, enabled, attributes, password and dates.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// Points `alias_key` at the user. Taken by another user: moved when
+    /// `force`, else [`StoreError::AliasConflict`].
+    async fn claim_alias(
+        &self,
+        pool_id: &str,
+        alias_key: &str,
+        username_key: &str,
+        force: bool,
+    ) -> Result<(), StoreError>;
+    /// Counts a failed sign-in and sets the lock; returns the new count.
+    async fn record_failure(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        lock: &(dyn Fn(i64) -> i64 + Sync),
+    ) -> Result<i64, StoreError>;
+    async fn reset_failures(&self, pool_id: &str, username_key: &str) -> Result<(), StoreError>;
+    /// Global sign-out: refresh tokens revoked, older access tokens refused.
+    async fn sign_out_everywhere(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Replaces any code of the same user and purpose.
+    async fn put_code(&self, code: &OneTimeCode) -> Result<(), StoreError>;
+    async fn get_code(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: CodePurpose,
+    ) -> Result<Option<OneTimeCode>, StoreError>;
+    async fn count_code_attempt(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: CodePurpose,
+    ) -> Result<(), StoreError>;
+    async fn delete_code(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: CodePurpose,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Marks a sign-in session used; false when it already was.
+    async fn consume_session(
+        &self,
+        session_id: &str,
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    async fn get_refresh_token(&self, token_hash: &[u8]) -> Result<Option<RefreshToken>, StoreError>;
+    async fn revoke_refresh_token(&self, token_hash: &[u8], now_ms: i64) -> Result<(), StoreError>;
+    /// Whether the sign-in an access token came from was revoked; `None`
+    /// when no refresh token carries that `origin_jti`.
+    async fn origin_revoked(&self, origin_jti: &str) -> Result<Option<bool>, StoreError>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
+    /// Every key of the pool, newest first.
+    async fn signing_keys(&self, pool_id: &str) -> Result<Vec<SigningKey>, StoreError>;
+    /// Retires every key of the pool but `keep_kid`.
+    async fn retire_signing_keys(&self, pool_id: &str, keep_kid: &str, now_ms: i64)
+    -> Result<(), StoreError>;
+}
+
 /// Everything the user-pool service stores.
-pub trait IdpStore: PoolStore + ClientStore {}
-impl<T: PoolStore + ClientStore> IdpStore for T {}
+pub trait IdpStore:
+    PoolStore + ClientStore + UserStore + CodeStore + SessionStore + TokenStore + KeyStore
+{
+}
+impl<T: PoolStore + ClientStore + UserStore + CodeStore + SessionStore + TokenStore + KeyStore> IdpStore
+    for T
+{
+}

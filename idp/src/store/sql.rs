@@ -23,13 +23,15 @@ const INSERT_CLIENT: &str = "INSERT INTO app_clients (client_id, pool_id, name, 
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const SELECT_CLIENT: &str = "SELECT client_id, pool_id, name, secret_sealed, created_at, updated_at, settings \
      FROM app_clients WHERE pool_id = $1 AND client_id = $2";
+const FIND_CLIENT: &str = "SELECT client_id, pool_id, name, secret_sealed, created_at, updated_at, settings \
+     FROM app_clients WHERE client_id = $1";
 const UPDATE_CLIENT: &str = "UPDATE app_clients SET name = $3, updated_at = $4, settings = $5 \
      WHERE pool_id = $1 AND client_id = $2";
 const DELETE_CLIENT: &str = "DELETE FROM app_clients WHERE pool_id = $1 AND client_id = $2";
 const LIST_CLIENTS: &str = "SELECT client_id, pool_id, name, secret_sealed, created_at, updated_at, settings \
      FROM app_clients WHERE pool_id = $1 AND client_id > $2 ORDER BY client_id LIMIT $3";
 
-fn conflict_or(e: sqlx::Error) -> StoreError {
+pub(super) fn conflict_or(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
             StoreError::Conflict
@@ -153,6 +155,11 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(client_from_row).transpose()?)
             }
 
+            async fn find_client(&self, client_id: &str) -> Result<Option<AppClient>, StoreError> {
+                let row = sqlx::query(FIND_CLIENT).bind(client_id).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().map(client_from_row).transpose()?)
+            }
+
             async fn update_client(&self, c: &AppClient) -> Result<bool, StoreError> {
                 let done = sqlx::query(UPDATE_CLIENT)
                     .bind(&c.pool_id)
@@ -192,11 +199,13 @@ macro_rules! sql_store {
 mod sqlite {
     use super::*;
     sql_store!(SqliteStore, sqlx::SqlitePool, sqlx::sqlite::SqliteRow, "User-pool storage on SQLite.");
+    crate::store::sql_users::user_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
 
 mod postgres {
     use super::*;
     sql_store!(PostgresStore, sqlx::PgPool, sqlx::postgres::PgRow, "User-pool storage on PostgreSQL.");
+    crate::store::sql_users::user_store!(PostgresStore, sqlx::postgres::PgRow);
 }
 
 pub use postgres::PostgresStore;

@@ -1,0 +1,242 @@
+//! Password hashing (argon2id on a bounded blocking pool) and the pool's
+//! password policy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::{IdpError, Result};
+use crate::model::PasswordPolicy;
+
+/// argon2id cost. The defaults are OWASP's (19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// Runs argon2id off the async threads, at most `concurrency` at once and
+/// with at most `queue` callers waiting; past that callers are told to back
+/// off (`TooManyRequestsException`) instead of waiting without bound.
+pub struct PasswordHasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// Callers running or waiting; at most `limit`.
+    in_flight: AtomicUsize,
+    limit: usize,
+    /// Verified against for unknown users, so they cost the same time.
+    decoy: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub matches: bool,
+    /// The stored hash used other parameters than today's: store a new one.
+    pub needs_rehash: bool,
+}
+
+impl PasswordHasher {
+    pub fn new(cost: HashCost, concurrency: usize, queue: usize) -> Result<Self> {
+        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            .map_err(|e| IdpError::Internal(format!("argon2 parameters: {e}")))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let decoy = argon
+            .hash_password(b"decoy password for unknown users")
+            .map_err(|e| IdpError::Internal(format!("argon2: {e}")))?
+            .to_string();
+        let concurrency = concurrency.max(1);
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            in_flight: AtomicUsize::new(0),
+            limit: concurrency + queue,
+            decoy,
+        })
+    }
+
+    fn argon(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        // Counted until this call ends, however it ends (a dropped request too).
+        let _slot = InFlight::enter(&self.in_flight, self.limit).ok_or_else(|| {
+            IdpError::TooManyRequests("Too many requests: password hashing is saturated.".into())
+        })?;
+        let permit = self.permits.clone().acquire_owned().await;
+        let permit = permit.map_err(|e| IdpError::Internal(format!("hash pool closed: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| IdpError::Internal(format!("hash task: {e}")))
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String> {
+        let argon = self.argon();
+        let password = password.as_bytes().to_vec();
+        self.run(move || argon.hash_password(&password).map(|h| h.to_string()))
+            .await?
+            .map_err(|e| IdpError::Internal(format!("argon2: {e}")))
+    }
+
+    pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified> {
+        let argon = self.argon();
+        let params = self.params.clone();
+        let password = password.as_bytes().to_vec();
+        let stored = stored.to_string();
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                return Verified { matches: false, needs_rehash: false };
+            };
+            let matches = argon.verify_password(&password, &parsed).is_ok();
+            let current = Params::try_from(&parsed).ok();
+            let needs_rehash = matches
+                && (parsed.algorithm.as_str() != "argon2id"
+                    || current.is_none_or(|p| {
+                        (p.m_cost(), p.t_cost(), p.p_cost())
+                            != (params.m_cost(), params.t_cost(), params.p_cost())
+                    }));
+            Verified { matches, needs_rehash }
+        })
+        .await
+    }
+
+    /// Spends a verification's time on nothing, for unknown users.
+    pub async fn verify_decoy(&self, password: &str) -> Result<()> {
+        let decoy = self.decoy.clone();
+        self.verify(password, &decoy).await.map(|_| ())
+    }
+}
+
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        if counter.fetch_add(1, Ordering::AcqRel) >= limit {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(counter))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
+
+/// Checks `password` against the pool's policy; the message names the first
+/// rule it breaks, as Cognito's does.
+pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<()> {
+    let fail =
+        |why: &str| Err(IdpError::InvalidPassword(format!("Password did not conform with policy: {why}")));
+    let min = policy.minimum_length.unwrap_or(8).max(6) as usize;
+    if password.chars().count() < min {
+        return fail("Password not long enough");
+    }
+    if password.chars().count() > 256 {
+        return fail("Password is too long");
+    }
+    if policy.require_lowercase == Some(true) && !password.chars().any(|c| c.is_lowercase()) {
+        return fail("Password must have lowercase characters");
+    }
+    if policy.require_uppercase == Some(true) && !password.chars().any(|c| c.is_uppercase()) {
+        return fail("Password must have uppercase characters");
+    }
+    if policy.require_numbers == Some(true) && !password.chars().any(|c| c.is_ascii_digit()) {
+        return fail("Password must have numeric characters");
+    }
+    if policy.require_symbols == Some(true) && !password.chars().any(|c| SYMBOLS.contains(c)) {
+        return fail("Password must have symbol characters");
+    }
+    if password.starts_with(' ') || password.ends_with(' ') {
+        return fail("Password must not begin or end with a space");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashCost {
+        HashCost { memory_kib: 64, iterations: 1, parallelism: 1 }
+    }
+
+    #[tokio::test]
+    async fn hash_verify_and_rehash() {
+        let h = PasswordHasher::new(cheap(), 2, 8).unwrap();
+        let stored = h.hash("Correct-horse-1").await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{stored}");
+        assert_eq!(
+            h.verify("Correct-horse-1", &stored).await.unwrap(),
+            Verified { matches: true, needs_rehash: false }
+        );
+        assert!(!h.verify("wrong", &stored).await.unwrap().matches);
+        assert!(!h.verify("x", "not a phc string").await.unwrap().matches);
+        let stronger = PasswordHasher::new(HashCost { memory_kib: 128, ..cheap() }, 2, 8).unwrap();
+        assert_eq!(
+            stronger.verify("Correct-horse-1", &stored).await.unwrap(),
+            Verified { matches: true, needs_rehash: true }
+        );
+    }
+
+    #[tokio::test]
+    async fn saturation_is_refused_not_queued() {
+        let h = Arc::new(
+            PasswordHasher::new(HashCost { memory_kib: 8 * 1024, iterations: 4, parallelism: 1 }, 1, 0)
+                .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(async move { h.hash("x").await }));
+        }
+        let mut refused = 0;
+        for t in tasks {
+            if let Err(IdpError::TooManyRequests(_)) = t.await.unwrap() {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "with one permit and no queue, concurrent hashes must be refused");
+    }
+
+    #[test]
+    fn policy_messages() {
+        let p = PasswordPolicy {
+            minimum_length: Some(8),
+            require_uppercase: Some(true),
+            require_lowercase: Some(true),
+            require_numbers: Some(true),
+            require_symbols: Some(true),
+            ..Default::default()
+        };
+        let msg = |pw: &str| match check_policy(&p, pw) {
+            Err(IdpError::InvalidPassword(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(msg("Ab1!").contains("long enough"));
+        assert!(msg("ABCDEFG1!").contains("lowercase"));
+        assert!(msg("abcdefg1!").contains("uppercase"));
+        assert!(msg("Abcdefgh!").contains("numeric"));
+        assert!(msg("Abcdefgh1").contains("symbol"));
+        assert!(check_policy(&p, "Abcdefg1!").is_ok());
+    }
+}

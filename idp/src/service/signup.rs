@@ -1,0 +1,303 @@
+//! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp.
+
+use super::UserPools;
+use super::users::{
+    Writer, aliases_of, check_attributes, check_required, check_username, is_email, is_phone, username_key,
+};
+use crate::delivery::mask_destination;
+use crate::error::{IdpError, Result};
+use crate::model::*;
+use crate::store::StoreError;
+
+/// Sign-up codes are valid for 24 hours.
+const SIGNUP_CODE_VALIDITY_MS: i64 = 24 * 3600 * 1000;
+
+#[derive(Debug, Clone)]
+pub struct SignUpRequest {
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub username: String,
+    pub password: Option<String>,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Where a code went (`CodeDeliveryDetails`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeDelivery {
+    pub destination: String,
+    pub medium: &'static str,
+    pub attribute: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignUpResult {
+    pub user_sub: String,
+    pub confirmed: bool,
+    pub delivery: Option<CodeDelivery>,
+}
+
+impl UserPools {
+    pub async fn sign_up(&self, req: SignUpRequest) -> Result<SignUpResult> {
+        let (pool, client) = self.client_and_pool(&req.client_id).await?;
+        self.check_secret_hash(&client, &req.username, req.secret_hash.as_deref())?;
+        if pool.settings.admin_create_user_config.as_ref().and_then(|c| c.allow_admin_create_user_only)
+            == Some(true)
+        {
+            return Err(IdpError::NotAuthorized("SignUp is not permitted for this user pool".into()));
+        }
+        let password = req
+            .password
+            .as_deref()
+            .ok_or_else(|| IdpError::InvalidParameter("A password is required to sign up.".into()))?;
+        check_username(&req.username)?;
+        let mut attributes = check_attributes(&pool, &req.attributes, Writer::Client(&client))?;
+        let sub = uuid::Uuid::new_v4().to_string();
+
+        // Email or phone as the username: the sign-in name becomes an
+        // attribute and the internal username is the sub.
+        let username_attrs = pool.settings.username_attributes.clone().unwrap_or_default();
+        let username = if username_attrs.is_empty() {
+            req.username.clone()
+        } else {
+            let as_email = username_attrs.contains(&UsernameAttribute::email) && is_email(&req.username);
+            let as_phone =
+                username_attrs.contains(&UsernameAttribute::phone_number) && is_phone(&req.username);
+            let attr = match (as_email, as_phone) {
+                (true, _) => "email",
+                (_, true) => "phone_number",
+                _ => {
+                    let what = if username_attrs.contains(&UsernameAttribute::email) {
+                        "an email"
+                    } else {
+                        "a phone number"
+                    };
+                    return Err(IdpError::InvalidParameter(format!("Username should be {what}.")));
+                }
+            };
+            attributes.insert(attr.to_string(), req.username.clone());
+            sub.clone()
+        };
+        attributes.remove("email_verified");
+        attributes.remove("phone_number_verified");
+        if attributes.contains_key("email") {
+            attributes.insert("email_verified".into(), "false".into());
+        }
+        if attributes.contains_key("phone_number") {
+            attributes.insert("phone_number_verified".into(), "false".into());
+        }
+        attributes.insert("sub".into(), sub.clone());
+        check_required(&pool, &attributes)?;
+        super::passwords::check_policy(&self.password_policy(&pool), password)?;
+        let password_hash = self.hasher.hash(password).await?;
+
+        let now = self.now_ms();
+        let user = User {
+            pool_id: pool.id.clone(),
+            username_key: username_key(&pool, &username),
+            username,
+            sub: sub.clone(),
+            status: UserStatus::UNCONFIRMED,
+            enabled: true,
+            attributes,
+            password_hash: Some(password_hash),
+            password_set_ms: now,
+            failed_attempts: 0,
+            locked_until_ms: 0,
+            tokens_valid_after_ms: 0,
+            created_ms: now,
+            updated_ms: now,
+        };
+        let aliases = aliases_of(&pool, &user.attributes);
+        match self.store.insert_user(&user, &aliases).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(IdpError::UsernameExists("User already exists".into())),
+            Err(StoreError::AliasConflict) if !username_attrs.is_empty() => {
+                return Err(IdpError::UsernameExists(
+                    "An account with the given email already exists.".into(),
+                ));
+            }
+            Err(StoreError::AliasConflict) => {
+                return Err(IdpError::AliasExists("An account with the given alias already exists.".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let delivery = self.send_signup_code(&pool, &user).await?;
+        Ok(SignUpResult { user_sub: sub, confirmed: false, delivery })
+    }
+
+    /// The attribute a verification code goes to: email first, then phone,
+    /// among the pool's AutoVerifiedAttributes.
+    fn verification_target(pool: &UserPool, user: &User) -> Option<(&'static str, String)> {
+        let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
+        if auto.contains(&VerifiedAttribute::email) {
+            if let Some(v) = user.attributes.get("email") {
+                return Some(("email", v.clone()));
+            }
+        }
+        if auto.contains(&VerifiedAttribute::phone_number) {
+            if let Some(v) = user.attributes.get("phone_number") {
+                return Some(("phone_number", v.clone()));
+            }
+        }
+        None
+    }
+
+    async fn send_signup_code(&self, pool: &UserPool, user: &User) -> Result<Option<CodeDelivery>> {
+        let Some((attribute, destination)) = Self::verification_target(pool, user) else { return Ok(None) };
+        let code = self.new_code(user, CodePurpose::SignUp, Some(attribute), SIGNUP_CODE_VALIDITY_MS).await?;
+        let template = pool.settings.verification_message_template.clone().unwrap_or_default();
+        let fill = |t: &str| t.replace("{####}", &code).replace("{username}", &user.username);
+        if attribute == "email" {
+            let body = template
+                .email_message
+                .or_else(|| pool.settings.email_verification_message.clone())
+                .unwrap_or_else(|| "Your verification code is {####}.".into());
+            let subject = template
+                .email_subject
+                .or_else(|| pool.settings.email_verification_subject.clone())
+                .unwrap_or_else(|| "Your verification code".into());
+            self.send_email(pool, &destination, &subject, &fill(&body)).await?;
+            Ok(Some(CodeDelivery {
+                destination: mask_destination(&destination),
+                medium: "EMAIL",
+                attribute: "email",
+            }))
+        } else {
+            let body = template
+                .sms_message
+                .or_else(|| pool.settings.sms_verification_message.clone())
+                .unwrap_or_else(|| "Your verification code is {####}.".into());
+            self.send_sms(pool, &destination, &fill(&body), "signup").await?;
+            Ok(Some(CodeDelivery {
+                destination: mask_destination(&destination),
+                medium: "SMS",
+                attribute: "phone_number",
+            }))
+        }
+    }
+
+    /// Unknown users under PreventUserExistenceErrors: an answer shaped
+    /// like a real one.
+    fn simulated_delivery(pool: &UserPool, username: &str) -> Option<CodeDelivery> {
+        let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
+        if auto.contains(&VerifiedAttribute::email) || auto.is_empty() {
+            let shown =
+                if is_email(username) { username.to_string() } else { format!("{username}@example.com") };
+            return Some(CodeDelivery {
+                destination: mask_destination(&shown),
+                medium: "EMAIL",
+                attribute: "email",
+            });
+        }
+        Some(CodeDelivery { destination: "+*******0000".into(), medium: "SMS", attribute: "phone_number" })
+    }
+
+    pub async fn confirm_sign_up(
+        &self,
+        client_id: &str,
+        secret_hash: Option<&str>,
+        username: &str,
+        code: &str,
+        force_alias_creation: bool,
+    ) -> Result<()> {
+        let (pool, client) = self.client_and_pool(client_id).await?;
+        self.check_secret_hash(&client, username, secret_hash)?;
+        let Some(mut user) = self.find_user(&pool, username).await? else {
+            return Err(if Self::prevents_existence_errors(&client) {
+                IdpError::CodeMismatch("Invalid verification code provided, please try again.".into())
+            } else {
+                IdpError::UserNotFound("Username/client id combination not found.".into())
+            });
+        };
+        if user.status != UserStatus::UNCONFIRMED {
+            return Err(IdpError::NotAuthorized(format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status.as_str()
+            )));
+        }
+        let attribute = self.check_code(&user, CodePurpose::SignUp, code).await?;
+        if let Some(attr) = attribute.as_deref() {
+            user.attributes.insert(format!("{attr}_verified"), "true".into());
+        }
+        self.claim_aliases(&pool, &user, force_alias_creation).await?;
+        user.status = UserStatus::CONFIRMED;
+        user.updated_ms = self.now_ms();
+        self.store.update_user(&user).await?;
+        self.store.delete_code(&user.pool_id, &user.username_key, CodePurpose::SignUp).await?;
+        Ok(())
+    }
+
+    /// Claims every alias the user's attributes now give them.
+    pub(super) async fn claim_aliases(&self, pool: &UserPool, user: &User, force: bool) -> Result<()> {
+        for alias in aliases_of(pool, &user.attributes) {
+            match self.store.claim_alias(&pool.id, &alias, &user.username_key, force).await {
+                Ok(()) => {}
+                Err(StoreError::AliasConflict) => {
+                    let what = alias.split(':').next().unwrap_or("alias");
+                    return Err(IdpError::AliasExists(format!(
+                        "An account with the {} already exists.",
+                        match what {
+                            "email" => "given email",
+                            "phone_number" => "given phone number",
+                            _ => "given preferred username",
+                        }
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn resend_confirmation_code(
+        &self,
+        client_id: &str,
+        secret_hash: Option<&str>,
+        username: &str,
+    ) -> Result<Option<CodeDelivery>> {
+        let (pool, client) = self.client_and_pool(client_id).await?;
+        self.check_secret_hash(&client, username, secret_hash)?;
+        let Some(user) = self.find_user(&pool, username).await? else {
+            if Self::prevents_existence_errors(&client) {
+                return Ok(Self::simulated_delivery(&pool, username));
+            }
+            return Err(IdpError::UserNotFound("Username/client id combination not found.".into()));
+        };
+        if user.status != UserStatus::UNCONFIRMED {
+            return Err(IdpError::InvalidParameter("User is already confirmed.".into()));
+        }
+        match self.send_signup_code(&pool, &user).await? {
+            Some(d) => Ok(Some(d)),
+            None => Err(IdpError::InvalidParameter(
+                "The user pool auto-verifies no attribute this user has, so no code can be sent.".into(),
+            )),
+        }
+    }
+
+    pub async fn admin_confirm_sign_up(&self, pool_id: &str, username: &str) -> Result<()> {
+        let pool = self.describe_pool(pool_id).await?;
+        let mut user = self
+            .find_user(&pool, username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        if user.status != UserStatus::UNCONFIRMED {
+            return Err(IdpError::NotAuthorized(format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status.as_str()
+            )));
+        }
+        user.status = UserStatus::CONFIRMED;
+        user.updated_ms = self.now_ms();
+        self.store.update_user(&user).await?;
+        self.store.delete_code(&user.pool_id, &user.username_key, CodePurpose::SignUp).await?;
+        Ok(())
+    }
+
+    pub(super) fn password_policy(&self, pool: &UserPool) -> PasswordPolicy {
+        pool.settings.policies.as_ref().and_then(|p| p.password_policy.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn prevents_existence_errors(client: &AppClient) -> bool {
+        client.settings.prevent_user_existence_errors == Some(PreventUserExistenceErrors::ENABLED)
+    }
+}
