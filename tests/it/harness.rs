@@ -133,6 +133,39 @@ impl TestServer {
         self.signed(&headers, body, "cognito-idp", SystemTime::now(), SECRET_KEY).await
     }
 
+    /// An unsigned `AWSCognitoIdentityProviderService.<op>` call, as the
+    /// SDKs send the public operations.
+    pub async fn public(&self, op: &str, body: Value) -> Reply {
+        let headers: Vec<(String, String)> = json_headers(&format!("AWSCognitoIdentityProviderService.{op}"))
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        self.post(&headers, body.to_string().into_bytes()).await
+    }
+
+    /// The newest code sent by email to `to`, read from the outbox.
+    pub fn outbox_code(&self, to: &str) -> String {
+        let dir = self.data_dir().join("outbox");
+        let mut newest: Option<(std::time::SystemTime, String)> = None;
+        for entry in std::fs::read_dir(&dir).expect("outbox") {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !text.contains(&format!("To: {to}")) {
+                continue;
+            }
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            if newest.as_ref().is_none_or(|(t, _)| modified >= *t) {
+                newest = Some((modified, text));
+            }
+        }
+        let text = newest.expect("an email to the address").1;
+        let start = text.find("code is ").expect("a code in the message") + "code is ".len();
+        text[start..start + 6].to_string()
+    }
+
     /// Sends a POST / signed with `secret` at `at` for `service`.
     pub async fn signed(
         &self,
