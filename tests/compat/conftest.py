@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness import REGION, CirrusServer, random_access_key, random_secret_key, raw_request, unique
+from harness import EMAIL_FROM
 
 # --------------------------------------------------------------------------
 # fixtures
@@ -100,3 +101,68 @@ def raw(server):
         return raw_request(server.endpoint, **kwargs)
     return send
 
+
+# --------------------------------------------------------------------------
+# sign-up / sign-in / tokens: a server wired to an SMTP sink and an SMS webhook
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smtp_sink():
+    from smtp_sink import SmtpSink
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="module")
+def sms_sink():
+    from sms_sink import SmsSink
+    sink = SmsSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_server(workroot, smtp_sink, sms_sink):
+    """A server per test module, delivering email to `smtp_sink` (plain SMTP,
+    no TLS) and SMS to `sms_sink`. No CIRRUS_PUBLIC_URL: the issuer is then
+    derived from the listen address, i.e. equals the endpoint URL."""
+    import uuid
+    tag = f"auth-{uuid.uuid4().hex[:6]}"
+    srv = CirrusServer(
+        data_dir=workroot / f"{tag}-data",
+        workdir=workroot,
+        access_key=random_access_key(),
+        secret_key=random_secret_key(),
+        tag=tag,
+        extra_env={
+            "CIRRUS_SMTP_HOST": "127.0.0.1",
+            "CIRRUS_SMTP_PORT": str(smtp_sink.port),
+            "CIRRUS_SMTP_TLS": "none",
+            "CIRRUS_EMAIL_FROM": EMAIL_FROM,
+            "CIRRUS_SMS_WEBHOOK_URL": sms_sink.url,
+            "CIRRUS_SMS_WEBHOOK_SECRET": sms_sink.secret,
+        },
+        unset_env=("CIRRUS_PUBLIC_URL",),
+    )
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop_clean()
+
+
+@pytest.fixture(scope="module")
+def auth_idp(auth_server):
+    """cognito-idp client for `auth_server` (public operations go unsigned)."""
+    return auth_server.client("cognito-idp")
+
+
+@pytest.fixture(scope="module")
+def auth_idp_raw(auth_server):
+    return auth_server.client("cognito-idp", validate=False)

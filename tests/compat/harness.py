@@ -10,7 +10,10 @@ Environment:
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -78,12 +81,13 @@ class CirrusServer:
 
     def __init__(self, data_dir: Path, workdir: Path, access_key: str | None = None,
                  secret_key: str | None = None, extra_env: dict | None = None,
-                 tag: str = "server"):
+                 tag: str = "server", unset_env: tuple = ()):
         self.data_dir = Path(data_dir)
         self.workdir = Path(workdir)
         self.access_key = access_key
         self.secret_key = secret_key
         self.extra_env = dict(extra_env or {})
+        self.unset_env = tuple(unset_env)
         self.tag = tag
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
@@ -104,6 +108,8 @@ class CirrusServer:
             env["CIRRUS_ADMIN_ACCESS_KEY_ID"] = self.access_key
             env["CIRRUS_ADMIN_SECRET_ACCESS_KEY"] = self.secret_key
         env.update(self.extra_env)
+        for name in self.unset_env:
+            env.pop(name, None)
         return env
 
     def start(self) -> "CirrusServer":
@@ -265,3 +271,92 @@ def unique(prefix: str = "compat") -> str:
 
 def jdump(obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------
+# sign-up / sign-in / tokens (spec user-pools.md §3-§4)
+# --------------------------------------------------------------------------
+
+PASSWORD = "Compat-Passw0rd!"          # satisfies the default password policy
+OTHER_PASSWORD = "0ther-Compat-Pw!"
+EMAIL_FROM = "cirrus-compat@example.test"   # CIRRUS_EMAIL_FROM of the auth_server fixture
+
+
+def secret_hash(username: str, client_id: str, client_secret: str) -> str:
+    """SECRET_HASH = base64(HMAC-SHA256(client_secret, username + client_id)) (§3.3)."""
+    mac = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
+
+
+def issuer_for(endpoint: str, pool_id: str) -> str:
+    return f"{endpoint}/{pool_id}"
+
+
+def jwks_url_for(endpoint: str, pool_id: str) -> str:
+    return f"{issuer_for(endpoint, pool_id)}/.well-known/jwks.json"
+
+
+def new_pool(idp, **kwargs) -> str:
+    """Create a user pool (name generated unless given) and return its id."""
+    kwargs.setdefault("PoolName", unique("pool"))
+    return idp.create_user_pool(**kwargs)["UserPool"]["Id"]
+
+
+def new_app_client(idp, pool_id: str, **kwargs) -> dict:
+    """Create an app client; by default it allows the password and refresh flows."""
+    kwargs.setdefault("ClientName", unique("app"))
+    kwargs.setdefault("ExplicitAuthFlows", ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                                            "ALLOW_REFRESH_TOKEN_AUTH"])
+    return idp.create_user_pool_client(UserPoolId=pool_id, **kwargs)["UserPoolClient"]
+
+
+def attrs_list(attrs: dict) -> list:
+    return [{"Name": k, "Value": v} for k, v in attrs.items()]
+
+
+def attrs_dict(attrs: list) -> dict:
+    return {a["Name"]: a.get("Value") for a in attrs or []}
+
+
+def confirmed_user(idp, pool_id: str, client: dict, username: str | None = None,
+                   password: str = PASSWORD, attrs: dict | None = None) -> dict:
+    """SignUp + AdminConfirmSignUp; returns {username, password, sub}."""
+    username = username or unique("user")
+    kwargs = dict(ClientId=client["ClientId"], Username=username, Password=password,
+                  UserAttributes=attrs_list(attrs or {}))
+    if client.get("ClientSecret"):
+        kwargs["SecretHash"] = secret_hash(username, client["ClientId"], client["ClientSecret"])
+    sub = idp.sign_up(**kwargs)["UserSub"]
+    idp.admin_confirm_sign_up(UserPoolId=pool_id, Username=username)
+    return {"username": username, "password": password, "sub": sub}
+
+
+def password_auth(idp, client: dict, username: str, password: str, flow: str = "USER_PASSWORD_AUTH") -> dict:
+    """InitiateAuth with USER_PASSWORD_AUTH (SECRET_HASH added when the client has a secret)."""
+    params = {"USERNAME": username, "PASSWORD": password}
+    if client.get("ClientSecret"):
+        params["SECRET_HASH"] = secret_hash(username, client["ClientId"], client["ClientSecret"])
+    return idp.initiate_auth(ClientId=client["ClientId"], AuthFlow=flow, AuthParameters=params)
+
+
+def outbox_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "outbox"
+
+
+def wait_outbox(data_dir: Path, suffix: str, contains: str, timeout: float = 10.0) -> list:
+    """Outbox files (server without SMTP / SMS webhook) ending in `suffix`
+    whose text contains `contains`, waiting until at least one exists."""
+    deadline = time.monotonic() + timeout
+    box = outbox_dir(data_dir)
+    while True:
+        hits = []
+        if box.is_dir():
+            for f in sorted(box.iterdir(), key=lambda p: (p.stat().st_mtime, p.name)):
+                if f.name.endswith(suffix) and contains in f.read_text(errors="replace"):
+                    hits.append(f)
+        if hits:
+            return hits
+        if time.monotonic() > deadline:
+            listing = sorted(p.name for p in box.iterdir()) if box.is_dir() else "(no outbox dir)"
+            pytest.fail(f"no {suffix} file mentioning {contains!r} in {box} within {timeout}s: {listing}")
+        time.sleep(0.1)

@@ -314,3 +314,79 @@ async fn new_password_required_with_single_use_session() {
     s.public("RespondToAuthChallenge", forged).await.assert_error(400, "NotAuthorizedException");
     s.finish().await;
 }
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path(), Backend::Sqlite);
+    // The restart gets another port; the issuer must not change with it.
+    config.public_url = Some("https://id.example.test".into());
+    let server = cirrus::start(config.clone()).await.unwrap();
+    let s = TestServer::attach(&server);
+    let (pool_id, client_id) = pool_and_client(&s, json!({}), json!({})).await;
+    sign_up(&s, &client_id, "rob", "rob@example.com").await;
+    s.idp("AdminConfirmSignUp", json!({"UserPoolId": pool_id, "Username": "rob"})).await.ok();
+    let before =
+        password_auth(&s, &client_id, "rob", "Str0ng!pass").await.ok()["AuthenticationResult"].clone();
+    let old_kid = header_kid(before["AccessToken"].as_str().unwrap());
+    server.shutdown().await.unwrap();
+
+    let new_kid = cirrus::server::rotate_keys(&config, &pool_id).await.unwrap();
+    assert_ne!(new_kid, old_kid);
+
+    let server = cirrus::start(config.clone()).await.unwrap();
+    let s = TestServer::attach(&server);
+    let jwks: Value = s
+        .http
+        .get(format!("{}/{pool_id}/.well-known/jwks.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+    // Tokens from before the rotation still work; new ones use the new key.
+    s.public("GetUser", json!({"AccessToken": before["AccessToken"]})).await.ok();
+    let after =
+        password_auth(&s, &client_id, "rob", "Str0ng!pass").await.ok()["AuthenticationResult"].clone();
+    assert_eq!(header_kid(after["IdToken"].as_str().unwrap()), new_kid);
+    server.shutdown().await.unwrap();
+}
+
+fn header_kid(jwt: &str) -> String {
+    use base64::Engine;
+    let h = jwt.split('.').next().unwrap();
+    let v: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+    v["kid"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn expired_temporary_password_is_refused() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (pool_id, client_id) = pool_and_client(&s, json!({}), json!({})).await;
+    s.idp(
+        "AdminCreateUser",
+        json!({"UserPoolId": pool_id, "Username": "late", "TemporaryPassword": "Temp0rary!pw", "MessageAction": "SUPPRESS"}),
+    )
+    .await
+    .ok();
+    // Eight days ago, past the default 7-day validity.
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", s.data_dir().join("cirrus.db").display()))
+        .await
+        .unwrap();
+    let eight_days_ago = (time::OffsetDateTime::now_utc().unix_timestamp() - 8 * 86_400) * 1000;
+    sqlx::query("UPDATE users SET password_set_at = $1 WHERE username = 'late'")
+        .bind(eight_days_ago)
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let r = password_auth(&s, &client_id, "late", "Temp0rary!pw").await;
+    r.assert_error(400, "NotAuthorizedException");
+    assert!(r.body["message"].as_str().unwrap().contains("Temporary password has expired"));
+    s.finish().await;
+}

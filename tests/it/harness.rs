@@ -108,6 +108,17 @@ impl TestServer {
         }
     }
 
+    /// A handle on a server the test started and stops itself.
+    pub fn attach(server: &RunningServer) -> TestServer {
+        TestServer {
+            url: format!("http://{}", server.local_addr),
+            config: Config::default(),
+            http: reqwest::Client::new(),
+            server: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
     }

@@ -52,6 +52,7 @@ impl SmtpSender {
 fn build(message: &EmailMessage) -> Result<Message, DeliveryError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| DeliveryError(format!("{what}: {e}"));
     Message::builder()
+        .message_id(None)
         .from(message.from.parse().map_err(|e| bad("sender address", &e))?)
         .to(message.to.parse().map_err(|e| bad("recipient address", &e))?)
         .subject(message.subject.clone())

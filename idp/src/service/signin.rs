@@ -70,12 +70,10 @@ impl UserPools {
             self.describe_pool(pool_id).await?;
         }
         let (pool, client) = self.client_and_pool(client_id).await?;
-        if let Caller::Admin { pool_id } = caller {
-            if pool.id != pool_id {
-                return Err(IdpError::ResourceNotFound(format!(
-                    "User pool client {client_id} does not exist."
-                )));
-            }
+        if let Caller::Admin { pool_id } = caller
+            && pool.id != pool_id
+        {
+            return Err(IdpError::ResourceNotFound(format!("User pool client {client_id} does not exist.")));
         }
         Ok((pool, client))
     }

@@ -129,15 +129,15 @@ impl UserPools {
     /// among the pool's AutoVerifiedAttributes.
     fn verification_target(pool: &UserPool, user: &User) -> Option<(&'static str, String)> {
         let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
-        if auto.contains(&VerifiedAttribute::email) {
-            if let Some(v) = user.attributes.get("email") {
-                return Some(("email", v.clone()));
-            }
+        if auto.contains(&VerifiedAttribute::email)
+            && let Some(v) = user.attributes.get("email")
+        {
+            return Some(("email", v.clone()));
         }
-        if auto.contains(&VerifiedAttribute::phone_number) {
-            if let Some(v) = user.attributes.get("phone_number") {
-                return Some(("phone_number", v.clone()));
-            }
+        if auto.contains(&VerifiedAttribute::phone_number)
+            && let Some(v) = user.attributes.get("phone_number")
+        {
+            return Some(("phone_number", v.clone()));
         }
         None
     }

@@ -117,10 +117,10 @@ impl UserPools {
         if !fresh {
             let cache =
                 self.keys.pools.lock().map_err(|_| IdpError::Internal("key cache poisoned".into()))?;
-            if let Some((at, keys)) = cache.get(pool_id) {
-                if at.elapsed() < KEY_CACHE_TTL {
-                    return Ok(keys.clone());
-                }
+            if let Some((at, keys)) = cache.get(pool_id)
+                && at.elapsed() < KEY_CACHE_TTL
+            {
+                return Ok(keys.clone());
             }
         }
         let mut stored = self.store.signing_keys(pool_id).await?;
@@ -200,6 +200,8 @@ impl UserPools {
             validity_seconds(s.refresh_token_validity, units.refresh_token, TimeUnit::days, 30);
         let issuer = self.issuer(&pool.id);
         let new_sign_in = origin.is_none();
+        // One event per sign-in or refresh, named in both tokens.
+        let event_id = uuid::Uuid::new_v4().to_string();
         let origin_jti = origin.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
         let mut id = Map::new();
@@ -211,6 +213,7 @@ impl UserPools {
         id.insert("cognito:username".into(), json!(user.username));
         id.insert("origin_jti".into(), json!(origin_jti));
         id.insert("aud".into(), json!(client.client_id));
+        id.insert("event_id".into(), json!(event_id));
         id.insert("token_use".into(), json!("id"));
         id.insert("auth_time".into(), json!(auth_time));
         id.insert("exp".into(), json!(iat + id_life));
@@ -222,6 +225,7 @@ impl UserPools {
             "iss": issuer,
             "client_id": client.client_id,
             "origin_jti": origin_jti,
+            "event_id": event_id,
             "token_use": "access",
             "scope": ADMIN_SCOPE,
             "auth_time": auth_time,
