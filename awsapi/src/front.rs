@@ -38,6 +38,8 @@ pub enum Access {
 pub struct RequestContext {
     pub request_id: String,
     pub user_agent: Option<String>,
+    /// The peer's address, when the server records connection info.
+    pub source_ip: Option<String>,
 }
 
 /// A service on the AWS JSON 1.1 protocol (`X-Amz-Target: <prefix>.<Op>`).
@@ -238,11 +240,15 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Response {
     let ctx = RequestContext {
         request_id: uuid::Uuid::new_v4().to_string(),
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        source_ip: extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
     };
     let target = headers.get("x-amz-target").map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned());
     let response = match target {

@@ -61,6 +61,7 @@ wire_errors! {
     UnsupportedTokenType => "UnsupportedTokenTypeException",
     UnsupportedUserState => "UnsupportedUserStateException",
     Unauthorized => "UnauthorizedException",
+    GroupExists => "GroupExistsException",
 }
 
 impl From<AwsError> for IdpError {

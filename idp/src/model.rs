@@ -373,6 +373,9 @@ pub struct User {
     pub locked_until_ms: i64,
     /// Tokens issued before this instant are refused (global sign-out).
     pub tokens_valid_after_ms: i64,
+    /// Changed email/phone values waiting for verification; until then the
+    /// old value stays in `attributes` and keeps working for sign-in.
+    pub pending_attributes: BTreeMap<String, String>,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -381,12 +384,16 @@ pub struct User {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodePurpose {
     SignUp,
+    ForgotPassword,
+    VerifyAttribute,
 }
 
 impl CodePurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignUp => "signup",
+            Self::ForgotPassword => "forgot-password",
+            Self::VerifyAttribute => "verify-attribute",
         }
     }
 }
@@ -428,4 +435,70 @@ pub struct SigningKey {
     pub public_jwk: String,
     pub created_ms: i64,
     pub retired_ms: Option<i64>,
+}
+
+/// Attributes ListUsers can filter on, beside `username`, `status` and
+/// `cognito:user_status`.
+pub const SEARCHABLE_ATTRIBUTES: &[&str] =
+    &["email", "phone_number", "name", "given_name", "family_name", "preferred_username", "sub"];
+
+/// How a value is kept in the search index (and a filter value compared):
+/// emails and statuses ignore case.
+pub fn search_value(attribute: &str, value: &str) -> String {
+    match attribute {
+        "email" | "cognito:user_status" | "status" => value.to_lowercase(),
+        _ => value.to_string(),
+    }
+}
+
+impl User {
+    /// `(attribute, value)` rows of the search index for this user.
+    pub fn search_rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = vec![
+            ("username", self.username_key.clone()),
+            ("cognito:user_status", search_value("cognito:user_status", self.status.as_str())),
+            ("status", if self.enabled { "enabled".to_string() } else { "disabled".to_string() }),
+        ];
+        for attr in SEARCHABLE_ATTRIBUTES {
+            if let Some(v) = self.attributes.get(*attr) {
+                rows.push((attr, search_value(attr, v)));
+            }
+        }
+        rows
+    }
+}
+
+/// A user-pool group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub pool_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+    pub precedence: Option<i64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A recorded sign-in attempt (AdminListUserAuthEvents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthEvent {
+    pub event_id: String,
+    pub pool_id: String,
+    pub username_key: String,
+    pub created_ms: i64,
+    pub event_type: String,
+    /// `Pass` or `Fail`.
+    pub response: String,
+    pub client_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A ListUsers filter, already normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFilter {
+    pub attribute: String,
+    pub value: String,
+    pub prefix: bool,
 }

@@ -9,7 +9,7 @@ use awsapi::{Access, AwsError, JsonService, Principal, RequestContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth_api;
+use super::{accounts_api, auth_api};
 use crate::model::{AppClient, ClientSettings, PoolSettings, SchemaAttribute, UserPool};
 use crate::service::{ClientWithSecret, NewClient, NewPool, UserPools};
 
@@ -170,8 +170,11 @@ impl JsonService for UserPoolApi {
         if auth_api::PUBLIC.contains(&operation) {
             return Some(Access::Public);
         }
-        if auth_api::SIGNED.contains(&operation) {
+        if auth_api::SIGNED.contains(&operation) || accounts_api::SIGNED.contains(&operation) {
             return Some(Access::Signed);
+        }
+        if accounts_api::PUBLIC.contains(&operation) {
+            return Some(Access::Public);
         }
         OPERATIONS.iter().find(|(name, _)| *name == operation).map(|(_, access)| *access)
     }
@@ -180,9 +183,12 @@ impl JsonService for UserPoolApi {
         &self,
         operation: &str,
         body: &[u8],
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
     ) -> Result<Value, AwsError> {
-        auth_api::call_public(&self.pools, operation, body).await
+        if accounts_api::PUBLIC.contains(&operation) {
+            return accounts_api::call_public(&self.pools, operation, body).await;
+        }
+        auth_api::call_public(&self.pools, operation, body, ctx).await
     }
 
     async fn call_signed(
@@ -190,7 +196,7 @@ impl JsonService for UserPoolApi {
         operation: &str,
         _caller: &Principal,
         body: &[u8],
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
     ) -> Result<Value, AwsError> {
         let pools = &self.pools;
         match operation {
@@ -278,7 +284,10 @@ impl JsonService for UserPoolApi {
                 let items: Vec<Value> = page.items.iter().map(client_description).collect();
                 Ok(with_next_token(json!({ "UserPoolClients": items }), page.next_token))
             }
-            other => auth_api::call_signed(pools, other, body).await,
+            other if accounts_api::SIGNED.contains(&other) => {
+                accounts_api::call_signed(pools, other, body).await
+            }
+            other => auth_api::call_signed(pools, other, body, ctx).await,
         }
     }
 }

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use awsapi::AwsError;
 use awsapi::json::decode;
+use awsapi::{AwsError, RequestContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::model::User;
-use crate::service::signin::Caller;
+use crate::service::signin::{Caller, Origin};
 use crate::service::{AuthOutcome, CodeDelivery, NewAdminUser, SignUpRequest, Tokens, UserPools};
 
 /// Public (unsigned) operations of this module.
@@ -35,12 +35,12 @@ pub const SIGNED: &[&str] = &[
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct AttributeType {
+pub(super) struct AttributeType {
     name: String,
     value: Option<String>,
 }
 
-fn pairs(attrs: Option<Vec<AttributeType>>) -> Vec<(String, String)> {
+pub(super) fn pairs(attrs: Option<Vec<AttributeType>>) -> Vec<(String, String)> {
     attrs.unwrap_or_default().into_iter().map(|a| (a.name, a.value.unwrap_or_default())).collect()
 }
 
@@ -140,12 +140,12 @@ enum MessageAction {
 
 #[derive(Deserialize, Clone, Copy)]
 #[allow(clippy::upper_case_acronyms)]
-enum DeliveryMedium {
+pub(super) enum DeliveryMedium {
     SMS,
     EMAIL,
 }
 
-fn delivery(d: &CodeDelivery) -> Value {
+pub(super) fn delivery(d: &CodeDelivery) -> Value {
     json!({ "Destination": d.destination, "DeliveryMedium": d.medium, "AttributeName": d.attribute })
 }
 
@@ -173,7 +173,7 @@ fn outcome(o: AuthOutcome) -> Value {
     }
 }
 
-fn attribute_list(user: &User) -> Vec<Value> {
+pub(super) fn attribute_list(user: &User) -> Vec<Value> {
     user.attributes
         .iter()
         .filter(|(k, _)| !k.starts_with("dev:"))
@@ -181,7 +181,7 @@ fn attribute_list(user: &User) -> Vec<Value> {
         .collect()
 }
 
-fn user_type(user: &User) -> Value {
+pub(super) fn user_type(user: &User) -> Value {
     json!({
         "Username": user.username,
         "Attributes": attribute_list(user),
@@ -192,7 +192,16 @@ fn user_type(user: &User) -> Value {
     })
 }
 
-pub async fn call_public(pools: &UserPools, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+fn origin(ctx: &RequestContext) -> Origin {
+    Origin { ip_address: ctx.source_ip.clone(), user_agent: ctx.user_agent.clone() }
+}
+
+pub async fn call_public(
+    pools: &UserPools,
+    operation: &str,
+    body: &[u8],
+    ctx: &RequestContext,
+) -> Result<Value, AwsError> {
     match operation {
         "SignUp" => {
             let r: SignUpInput = decode(body)?;
@@ -233,7 +242,11 @@ pub async fn call_public(pools: &UserPools, operation: &str, body: &[u8]) -> Res
         "InitiateAuth" => {
             let r: InitiateAuthInput = decode(body)?;
             let params = r.auth_parameters.unwrap_or_default();
-            Ok(outcome(pools.initiate_auth(Caller::Public, &r.client_id, &r.auth_flow, &params).await?))
+            Ok(outcome(
+                pools
+                    .initiate_auth(Caller::Public, &r.client_id, &r.auth_flow, &params, &origin(ctx))
+                    .await?,
+            ))
         }
         "RespondToAuthChallenge" => {
             let r: RespondInput = decode(body)?;
@@ -277,7 +290,12 @@ pub async fn call_public(pools: &UserPools, operation: &str, body: &[u8]) -> Res
     }
 }
 
-pub async fn call_signed(pools: &UserPools, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+pub async fn call_signed(
+    pools: &UserPools,
+    operation: &str,
+    body: &[u8],
+    ctx: &RequestContext,
+) -> Result<Value, AwsError> {
     match operation {
         "AdminConfirmSignUp" => {
             let r: PoolUserInput = decode(body)?;
@@ -289,7 +307,7 @@ pub async fn call_signed(pools: &UserPools, operation: &str, body: &[u8]) -> Res
             let pool_id = r.user_pool_id.unwrap_or_default();
             let params = r.auth_parameters.unwrap_or_default();
             let caller = Caller::Admin { pool_id: &pool_id };
-            Ok(outcome(pools.initiate_auth(caller, &r.client_id, &r.auth_flow, &params).await?))
+            Ok(outcome(pools.initiate_auth(caller, &r.client_id, &r.auth_flow, &params, &origin(ctx)).await?))
         }
         "AdminRespondToAuthChallenge" => {
             let r: RespondInput = decode(body)?;

@@ -24,9 +24,7 @@ impl UserPools {
     pub async fn admin_create_user(&self, req: NewAdminUser) -> Result<User> {
         let pool = self.describe_pool(&req.pool_id).await?;
         if req.resend {
-            return Err(IdpError::UnsupportedOperation(
-                "MessageAction RESEND is not available on this server yet.".into(),
-            ));
+            return self.resend_invitation(&pool, &req).await;
         }
         check_username(&req.username)?;
         let mut attributes = check_attributes(&pool, &req.attributes, Writer::Admin)?;
@@ -61,6 +59,7 @@ impl UserPools {
             failed_attempts: 0,
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
+            pending_attributes: Default::default(),
             created_ms: now,
             updated_ms: now,
         };
@@ -115,9 +114,174 @@ impl UserPools {
         Ok(())
     }
 
-    /// GetUser: the signed-in user's name and attributes.
+    /// MessageAction RESEND: a new temporary password for a user who has
+    /// not signed in yet, and the invitation again.
+    async fn resend_invitation(&self, pool: &UserPool, req: &NewAdminUser) -> Result<User> {
+        let mut user = self
+            .find_user(pool, &req.username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        if user.status != UserStatus::FORCE_CHANGE_PASSWORD {
+            return Err(IdpError::UnsupportedUserState(format!(
+                "Resend not possible. {} status is not FORCE_CHANGE_PASSWORD",
+                user.username
+            )));
+        }
+        let policy = self.password_policy(pool);
+        let password = match &req.temporary_password {
+            Some(p) => {
+                super::passwords::check_policy(&policy, p)?;
+                p.clone()
+            }
+            None => generate_password(&policy),
+        };
+        user.password_hash = Some(self.hasher.hash(&password).await?);
+        user.password_set_ms = self.now_ms();
+        user.updated_ms = user.password_set_ms;
+        self.store.update_user(&user).await?;
+        if !req.suppress_message {
+            self.send_invitation(pool, &user, &password, &req.delivery_mediums).await?;
+        }
+        Ok(user)
+    }
+
+    /// GetUser: the signed-in user, with what their client may read.
     pub async fn get_user(&self, access_token: &str) -> Result<User> {
-        Ok(self.verify_access_token(access_token).await?.user)
+        let ctx = self.verify_access_token(access_token).await?;
+        let client = self.store.get_client(&ctx.pool.id, &ctx.client_id).await?;
+        let mut user = ctx.user;
+        user.attributes = Self::readable(client.as_ref(), &user);
+        Ok(user)
+    }
+
+    pub async fn admin_get_user(&self, pool_id: &str, username: &str) -> Result<User> {
+        let pool = self.describe_pool(pool_id).await?;
+        self.find_user(&pool, username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))
+    }
+
+    pub async fn admin_delete_user(&self, pool_id: &str, username: &str) -> Result<()> {
+        let user = self.admin_get_user(pool_id, username).await?;
+        self.store.delete_user(pool_id, &user.username_key).await?;
+        Ok(())
+    }
+
+    /// AdminDisableUser / AdminEnableUser. A disabled user cannot sign in,
+    /// refresh, or use the access tokens they hold.
+    pub async fn admin_set_enabled(&self, pool_id: &str, username: &str, enabled: bool) -> Result<()> {
+        let mut user = self.admin_get_user(pool_id, username).await?;
+        user.enabled = enabled;
+        user.updated_ms = self.now_ms();
+        self.store.update_user(&user).await?;
+        Ok(())
+    }
+
+    pub async fn admin_set_user_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: &str,
+        permanent: bool,
+    ) -> Result<()> {
+        let pool = self.describe_pool(pool_id).await?;
+        let mut user = self
+            .find_user(&pool, username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        super::passwords::check_policy(&self.password_policy(&pool), password)?;
+        user.password_hash = Some(self.hasher.hash(password).await?);
+        user.password_set_ms = self.now_ms();
+        user.status = if permanent { UserStatus::CONFIRMED } else { UserStatus::FORCE_CHANGE_PASSWORD };
+        user.updated_ms = user.password_set_ms;
+        self.store.update_user(&user).await?;
+        self.store.reset_failures(&pool.id, &user.username_key).await?;
+        Ok(())
+    }
+
+    /// AdminResetUserPassword: the user must reset with a code sent by the
+    /// recovery channel; signing in meanwhile is PasswordResetRequired.
+    pub async fn admin_reset_user_password(&self, pool_id: &str, username: &str) -> Result<()> {
+        let pool = self.describe_pool(pool_id).await?;
+        let mut user = self
+            .find_user(&pool, username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        self.send_recovery_code(&pool, &user).await?;
+        user.status = UserStatus::RESET_REQUIRED;
+        user.updated_ms = self.now_ms();
+        self.store.update_user(&user).await?;
+        Ok(())
+    }
+
+    pub async fn admin_update_user_attributes(
+        &self,
+        pool_id: &str,
+        username: &str,
+        changes: &[(String, String)],
+    ) -> Result<()> {
+        let pool = self.describe_pool(pool_id).await?;
+        let user = self
+            .find_user(&pool, username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        self.update_attributes(&pool, user, changes, super::users::Writer::Admin).await?;
+        Ok(())
+    }
+
+    pub async fn admin_delete_user_attributes(
+        &self,
+        pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<()> {
+        let pool = self.describe_pool(pool_id).await?;
+        let user = self
+            .find_user(&pool, username)
+            .await?
+            .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        self.delete_attributes(&pool, user, names).await
+    }
+
+    pub async fn admin_list_user_auth_events(
+        &self,
+        pool_id: &str,
+        username: &str,
+        max_results: Option<i64>,
+        token: Option<&str>,
+    ) -> Result<(Vec<AuthEvent>, Option<String>)> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let user = self.admin_get_user(pool_id, username).await?;
+        let limit = max_results.unwrap_or(60);
+        awsapi::json::check_range("MaxResults", limit, 0, 60)?;
+        let limit = if limit == 0 { 60 } else { limit };
+        let invalid = || IdpError::InvalidParameter("The pagination token is invalid.".into());
+        let before = token
+            .map(|t| {
+                let text = String::from_utf8(URL_SAFE_NO_PAD.decode(t).map_err(|_| invalid())?)
+                    .map_err(|_| invalid())?;
+                let (ms, id) = text.split_once(':').ok_or_else(invalid)?;
+                Ok::<_, IdpError>((ms.parse::<i64>().map_err(|_| invalid())?, id.to_string()))
+            })
+            .transpose()?;
+        let mut events = self
+            .store
+            .auth_events(
+                pool_id,
+                &user.username_key,
+                before.as_ref().map(|(ms, id)| (*ms, id.as_str())),
+                limit + 1,
+            )
+            .await?;
+        let more = events.len() as i64 > limit;
+        events.truncate(limit as usize);
+        let next = if more {
+            events.last().map(|e| URL_SAFE_NO_PAD.encode(format!("{}:{}", e.created_ms, e.event_id)))
+        } else {
+            None
+        };
+        Ok((events, next))
     }
 }
 

@@ -33,6 +33,13 @@ pub enum AuthOutcome {
     Challenge(Challenge),
 }
 
+/// Where a request came from, for the sign-in event log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// Who is calling: the public API, or a SigV4-signed admin naming the pool.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
@@ -84,6 +91,7 @@ impl UserPools {
         client_id: &str,
         flow: &str,
         params: &BTreeMap<String, String>,
+        origin: &Origin,
     ) -> Result<AuthOutcome> {
         let (pool, client) = self.client_for(caller, client_id).await?;
         let flows = client.settings.explicit_auth_flows.clone().unwrap_or_default();
@@ -120,7 +128,9 @@ impl UserPools {
                 let username = required("USERNAME")?;
                 let password = required("PASSWORD")?;
                 self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
-                self.password_sign_in(&pool, &client, username, password).await
+                let outcome = self.password_sign_in(&pool, &client, username, password).await;
+                self.record_sign_in(&pool, &client, username, &outcome, origin).await;
+                outcome
             }
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
                 // Legacy clients (pre-ALLOW_ names) may always refresh.
@@ -143,6 +153,41 @@ impl UserPools {
                  satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, \
                  USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, ADMIN_NO_SRP_AUTH, USER_AUTH]"
             ))),
+        }
+    }
+
+    /// Records a password sign-in attempt of a known user (AdminListUserAuthEvents).
+    /// A failure to record is logged, never turned into a failed sign-in.
+    async fn record_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        username: &str,
+        outcome: &Result<AuthOutcome>,
+        origin: &Origin,
+    ) {
+        let response = match outcome {
+            Ok(_) => "Pass",
+            Err(IdpError::NotAuthorized(_)) => "Fail",
+            Err(_) => return,
+        };
+        let user = match self.find_user(pool, username).await {
+            Ok(Some(user)) => user,
+            _ => return,
+        };
+        let event = AuthEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            pool_id: pool.id.clone(),
+            username_key: user.username_key,
+            created_ms: self.now_ms(),
+            event_type: "SignIn".into(),
+            response: response.into(),
+            client_id: Some(client.client_id.clone()),
+            ip_address: origin.ip_address.clone(),
+            user_agent: origin.user_agent.clone(),
+        };
+        if let Err(e) = self.store.insert_auth_event(&event).await {
+            tracing::warn!(pool = %pool.id, error = %e, "recording a sign-in event");
         }
     }
 

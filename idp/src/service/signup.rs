@@ -104,6 +104,7 @@ impl UserPools {
             failed_attempts: 0,
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
+            pending_attributes: Default::default(),
             created_ms: now,
             updated_ms: now,
         };
@@ -178,7 +179,7 @@ impl UserPools {
 
     /// Unknown users under PreventUserExistenceErrors: an answer shaped
     /// like a real one.
-    fn simulated_delivery(pool: &UserPool, username: &str) -> Option<CodeDelivery> {
+    pub(super) fn simulated_delivery(pool: &UserPool, username: &str) -> Option<CodeDelivery> {
         let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
         if auto.contains(&VerifiedAttribute::email) || auto.is_empty() {
             let shown =

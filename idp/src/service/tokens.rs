@@ -204,8 +204,18 @@ impl UserPools {
         let event_id = uuid::Uuid::new_v4().to_string();
         let origin_jti = origin.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
+        let groups = self.group_claims(user).await?;
         let mut id = Map::new();
         id.insert("sub".into(), json!(user.sub));
+        if !groups.names.is_empty() {
+            id.insert("cognito:groups".into(), json!(groups.names));
+        }
+        if !groups.roles.is_empty() {
+            id.insert("cognito:roles".into(), json!(groups.roles));
+        }
+        if let Some(role) = &groups.preferred_role {
+            id.insert("cognito:preferred_role".into(), json!(role));
+        }
         for (name, value) in readable_attributes(client, user) {
             id.insert(name, value);
         }
@@ -220,7 +230,7 @@ impl UserPools {
         id.insert("iat".into(), json!(iat));
         id.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
 
-        let access = json!({
+        let mut access = json!({
             "sub": user.sub,
             "iss": issuer,
             "client_id": client.client_id,
@@ -234,6 +244,9 @@ impl UserPools {
             "jti": uuid::Uuid::new_v4().to_string(),
             "username": user.username,
         });
+        if let (false, Value::Object(map)) = (groups.names.is_empty(), &mut access) {
+            map.insert("cognito:groups".into(), json!(groups.names));
+        }
         let id_token = self.sign(&keys, &Value::Object(id))?;
         let access_token = self.sign(&keys, &access)?;
         let refresh_token = if new_sign_in {

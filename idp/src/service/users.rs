@@ -88,12 +88,13 @@ pub fn check_attributes(
         }
         let verified_flag = name == "email_verified" || name == "phone_number_verified";
         let entry = schema_entry(pool, name);
-        let (data_type, constraints) = match (entry, verified_flag) {
+        let (data_type, constraints, bounds) = match (entry, verified_flag) {
             (Some(e), _) => (
                 e.attribute_data_type.unwrap_or(AttributeDataType::String),
                 e.string_attribute_constraints.clone(),
+                e.number_attribute_constraints.clone(),
             ),
-            (None, true) => (AttributeDataType::Boolean, None),
+            (None, true) => (AttributeDataType::Boolean, None, None),
             (None, false) => return Err(bad("Attribute does not exist in the schema.")),
         };
         if let Writer::Client(client) = writer {
@@ -118,6 +119,14 @@ pub fn check_attributes(
                 return Err(bad("must be a number"));
             }
             _ => {}
+        }
+        if let (AttributeDataType::Number, Some(b)) = (data_type, bounds) {
+            let n = value.parse::<f64>().unwrap_or(f64::NAN);
+            let min = b.min_value.and_then(|m| m.parse::<f64>().ok());
+            let max = b.max_value.and_then(|m| m.parse::<f64>().ok());
+            if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                return Err(bad("the number is outside the attribute's MinValue/MaxValue"));
+            }
         }
         if let Some(c) = constraints {
             let n = value.chars().count() as i64;

@@ -3,9 +3,13 @@
 
 use async_trait::async_trait;
 
-use crate::model::{AppClient, CodePurpose, OneTimeCode, RefreshToken, SigningKey, User, UserPool};
+use crate::model::{
+    AppClient, AuthEvent, CodePurpose, Group, OneTimeCode, RefreshToken, SigningKey, User, UserFilter,
+    UserPool,
+};
 
 mod sql;
+mod sql_groups;
 mod sql_users;
 
 pub use sql::{PostgresStore, SqliteStore};
@@ -81,6 +85,20 @@ pub trait UserStore: Send + Sync {
         lock: &(dyn Fn(i64) -> i64 + Sync),
     ) -> Result<i64, StoreError>;
     async fn reset_failures(&self, pool_id: &str, username_key: &str) -> Result<(), StoreError>;
+    /// Deletes the user and everything of theirs; false when absent.
+    async fn delete_user(&self, pool_id: &str, username_key: &str) -> Result<bool, StoreError>;
+    /// Drops every alias the user holds (before claiming the current set).
+    async fn release_aliases(&self, pool_id: &str, username_key: &str) -> Result<(), StoreError>;
+    /// Users in index order, each with its sort value (the filtered
+    /// attribute's value, or the username key): pass the last pair back as
+    /// `after` for the next page.
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        filter: Option<&UserFilter>,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<(String, User)>, StoreError>;
     /// Global sign-out: refresh tokens revoked, older access tokens refused.
     async fn sign_out_everywhere(
         &self,
@@ -145,12 +163,67 @@ pub trait KeyStore: Send + Sync {
     -> Result<(), StoreError>;
 }
 
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// [`StoreError::Conflict`] when the name is taken.
+    async fn insert_group(&self, group: &Group) -> Result<(), StoreError>;
+    async fn get_group(&self, pool_id: &str, name: &str) -> Result<Option<Group>, StoreError>;
+    async fn update_group(&self, group: &Group) -> Result<bool, StoreError>;
+    async fn delete_group(&self, pool_id: &str, name: &str) -> Result<bool, StoreError>;
+    async fn list_groups(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Group>, StoreError>;
+    async fn add_member(&self, pool_id: &str, group: &str, username_key: &str) -> Result<(), StoreError>;
+    async fn remove_member(&self, pool_id: &str, group: &str, username_key: &str) -> Result<(), StoreError>;
+    /// The user's groups, by name.
+    async fn groups_of(&self, pool_id: &str, username_key: &str) -> Result<Vec<Group>, StoreError>;
+    async fn members(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn insert_auth_event(&self, event: &AuthEvent) -> Result<(), StoreError>;
+    /// Newest first, starting after `(created_ms, event_id)`.
+    async fn auth_events(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<AuthEvent>, StoreError>;
+}
+
 /// Everything the user-pool service stores.
 pub trait IdpStore:
-    PoolStore + ClientStore + UserStore + CodeStore + SessionStore + TokenStore + KeyStore
+    PoolStore
+    + ClientStore
+    + UserStore
+    + CodeStore
+    + SessionStore
+    + TokenStore
+    + KeyStore
+    + GroupStore
+    + EventStore
 {
 }
-impl<T: PoolStore + ClientStore + UserStore + CodeStore + SessionStore + TokenStore + KeyStore> IdpStore
-    for T
+impl<T> IdpStore for T where
+    T: PoolStore
+        + ClientStore
+        + UserStore
+        + CodeStore
+        + SessionStore
+        + TokenStore
+        + KeyStore
+        + GroupStore
+        + EventStore
 {
 }

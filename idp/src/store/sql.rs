@@ -200,12 +200,14 @@ mod sqlite {
     use super::*;
     sql_store!(SqliteStore, sqlx::SqlitePool, sqlx::sqlite::SqliteRow, "User-pool storage on SQLite.");
     crate::store::sql_users::user_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+    crate::store::sql_groups::group_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
 
 mod postgres {
     use super::*;
     sql_store!(PostgresStore, sqlx::PgPool, sqlx::postgres::PgRow, "User-pool storage on PostgreSQL.");
     crate::store::sql_users::user_store!(PostgresStore, sqlx::postgres::PgRow);
+    crate::store::sql_groups::group_store!(PostgresStore, sqlx::postgres::PgRow);
 }
 
 pub use postgres::PostgresStore;

@@ -1,11 +1,17 @@
 //! SQL for users, codes, sessions, refresh tokens and signing keys; one
 //! macro body for both backends, as in `sql.rs`.
 
-pub(super) const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, attributes, \
-     password_hash, password_set_at, failed_attempts, locked_until, tokens_valid_after, created_at, updated_at";
+pub(super) const USER_COLUMNS: &str = "u.pool_id, u.username_key, u.username, u.sub, u.status, u.enabled, \
+     u.attributes, u.password_hash, u.password_set_at, u.failed_attempts, u.locked_until, u.tokens_valid_after, \
+     u.created_at, u.updated_at, u.pending_attributes";
 pub(super) const INSERT_USER: &str = "INSERT INTO users (pool_id, username_key, username, sub, status, enabled, \
      attributes, password_hash, password_set_at, failed_attempts, locked_until, tokens_valid_after, created_at, \
-     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+     updated_at, pending_attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+pub(super) const INSERT_SEARCH: &str = "INSERT INTO user_search (pool_id, attribute, value, username_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+pub(super) const DELETE_SEARCH: &str = "DELETE FROM user_search WHERE pool_id = $1 AND username_key = $2";
+pub(super) const DELETE_USER: &str = "DELETE FROM users WHERE pool_id = $1 AND username_key = $2";
+pub(super) const DELETE_USER_ALIASES: &str =
+    "DELETE FROM user_aliases WHERE pool_id = $1 AND username_key = $2";
 pub(super) const INSERT_ALIAS: &str =
     "INSERT INTO user_aliases (pool_id, alias_key, username_key) VALUES ($1, $2, $3)";
 pub(super) const MOVE_ALIAS: &str = "INSERT INTO user_aliases (pool_id, alias_key, username_key) VALUES ($1, $2, $3) \
@@ -13,7 +19,7 @@ pub(super) const MOVE_ALIAS: &str = "INSERT INTO user_aliases (pool_id, alias_ke
 pub(super) const ALIAS_OWNER: &str =
     "SELECT username_key FROM user_aliases WHERE pool_id = $1 AND alias_key = $2";
 pub(super) const UPDATE_USER: &str = "UPDATE users SET status = $3, enabled = $4, attributes = $5, password_hash = $6, \
-     password_set_at = $7, updated_at = $8 WHERE pool_id = $1 AND username_key = $2";
+     password_set_at = $7, updated_at = $8, pending_attributes = $9 WHERE pool_id = $1 AND username_key = $2";
 pub(super) const COUNT_FAILURE: &str = "UPDATE users SET failed_attempts = failed_attempts + 1 \
      WHERE pool_id = $1 AND username_key = $2 RETURNING failed_attempts";
 pub(super) const SET_LOCK: &str =
@@ -59,7 +65,7 @@ macro_rules! user_store {
     ($store:ident, $row:ty) => {
         use std::collections::BTreeMap;
 
-        use crate::model::{CodePurpose, OneTimeCode, RefreshToken, SigningKey, User, UserStatus};
+        use crate::model::{CodePurpose, OneTimeCode, RefreshToken, SigningKey, User, UserFilter, UserStatus};
         use crate::store::sql_users::*;
         use crate::store::{CodeStore, KeyStore, SessionStore, TokenStore, UserStore};
 
@@ -81,6 +87,7 @@ macro_rules! user_store {
                 tokens_valid_after_ms: row.try_get("tokens_valid_after")?,
                 created_ms: row.try_get("created_at")?,
                 updated_ms: row.try_get("updated_at")?,
+                pending_attributes: row.try_get::<Json<BTreeMap<String, String>>, _>("pending_attributes")?.0,
             })
         }
 
@@ -135,9 +142,19 @@ macro_rules! user_store {
                     .bind(u.tokens_valid_after_ms)
                     .bind(u.created_ms)
                     .bind(u.updated_ms)
+                    .bind(Json(&u.pending_attributes))
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict_or)?;
+                for (attribute, value) in u.search_rows() {
+                    sqlx::query(INSERT_SEARCH)
+                        .bind(&u.pool_id)
+                        .bind(attribute)
+                        .bind(value)
+                        .bind(&u.username_key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for alias in aliases {
                     sqlx::query(INSERT_ALIAS)
                         .bind(&u.pool_id)
@@ -153,7 +170,7 @@ macro_rules! user_store {
 
             async fn get_user(&self, pool_id: &str, username_key: &str) -> Result<Option<User>, StoreError> {
                 let sql =
-                    format!("SELECT {USER_COLUMNS} FROM users WHERE pool_id = $1 AND username_key = $2");
+                    format!("SELECT {USER_COLUMNS} FROM users u WHERE u.pool_id = $1 AND u.username_key = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(pool_id)
                     .bind(username_key)
@@ -179,6 +196,7 @@ macro_rules! user_store {
             }
 
             async fn update_user(&self, u: &User) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(UPDATE_USER)
                     .bind(&u.pool_id)
                     .bind(&u.username_key)
@@ -188,9 +206,85 @@ macro_rules! user_store {
                     .bind(&u.password_hash)
                     .bind(u.password_set_ms)
                     .bind(u.updated_ms)
-                    .execute(&self.pool)
+                    .bind(Json(&u.pending_attributes))
+                    .execute(&mut *tx)
                     .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(DELETE_SEARCH).bind(&u.pool_id).bind(&u.username_key).execute(&mut *tx).await?;
+                for (attribute, value) in u.search_rows() {
+                    sqlx::query(INSERT_SEARCH)
+                        .bind(&u.pool_id)
+                        .bind(attribute)
+                        .bind(value)
+                        .bind(&u.username_key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn delete_user(&self, pool_id: &str, username_key: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query(DELETE_USER).bind(pool_id).bind(username_key).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_aliases(&self, pool_id: &str, username_key: &str) -> Result<(), StoreError> {
+                sqlx::query(DELETE_USER_ALIASES).bind(pool_id).bind(username_key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn list_users(
+                &self,
+                pool_id: &str,
+                filter: Option<&UserFilter>,
+                after: Option<(&str, &str)>,
+                limit: i64,
+            ) -> Result<Vec<(String, User)>, StoreError> {
+                let (after_value, after_user) = after.unwrap_or(("", ""));
+                let rows = match filter {
+                    None => {
+                        let sql = format!(
+                            "SELECT {USER_COLUMNS}, u.username_key AS sort_value FROM users u \
+                             WHERE u.pool_id = $1 AND u.username_key > $2 ORDER BY u.username_key LIMIT $3"
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(pool_id)
+                            .bind(after_user)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                    Some(f) => {
+                        // Exact: value = v. Prefix: v <= value < v + U+10FFFF,
+                        // a range the (pool, attribute, value) index serves.
+                        let upper = format!("{}\u{10FFFF}", f.value);
+                        let condition = if f.prefix { "s.value >= $3 AND s.value < $4" } else { "s.value = $3 AND $4 = $4" };
+                        let sql = format!(
+                            "SELECT {USER_COLUMNS}, s.value AS sort_value FROM user_search s \
+                             JOIN users u ON u.pool_id = s.pool_id AND u.username_key = s.username_key \
+                             WHERE s.pool_id = $1 AND s.attribute = $2 AND {condition} \
+                             AND (s.value, s.username_key) > ($5, $6) \
+                             ORDER BY s.value, s.username_key LIMIT $7"
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(pool_id)
+                            .bind(&f.attribute)
+                            .bind(&f.value)
+                            .bind(upper)
+                            .bind(after_value)
+                            .bind(after_user)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                };
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<String, _>("sort_value")?, user_from_row(r)?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
             }
 
             async fn claim_alias(
