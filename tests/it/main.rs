@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server, in-process, on an ephemeral port,
 //! with a fresh database per test (SQLite file, or a PostgreSQL schema).
 
+mod accounts;
 mod auth;
 mod harness;
 mod lifecycle;
