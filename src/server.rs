@@ -98,7 +98,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let front = AwsFront::new(Arc::new(admin.clone()))
         .with_json(Arc::new(idp::UserPoolApi::new(pools.clone())))
         .with_query(Arc::new(sts_broker::StsApi));
-    let app = router(front, idp::http::oidc::router(pools), db.clone(), &config);
+    let app = router(front, idp::http::routes(pools), db.clone(), &config);
 
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -62,6 +62,7 @@ wire_errors! {
     UnsupportedUserState => "UnsupportedUserStateException",
     Unauthorized => "UnauthorizedException",
     GroupExists => "GroupExistsException",
+    PreconditionNotMet => "PreconditionNotMetException",
 }
 
 impl From<AwsError> for IdpError {

@@ -502,3 +502,31 @@ pub struct UserFilter {
     pub value: String,
     pub prefix: bool,
 }
+
+/// A row of an import that did not become a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportFailure {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// A bulk import job; the CSV itself is stored beside it until processed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportJob {
+    pub job_id: String,
+    pub pool_id: String,
+    pub job_name: String,
+    /// `Created`, `Pending`, `InProgress`, `Stopping`, `Stopped`,
+    /// `Failed`, `Succeeded`.
+    pub status: String,
+    pub upload_token_hash: Vec<u8>,
+    pub role_arn: Option<String>,
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub completed_ms: Option<i64>,
+    pub imported: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub completion_message: Option<String>,
+    pub failures: Vec<ImportFailure>,
+}

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod harness;
+mod import;
 mod lifecycle;
 mod pools;
 mod store;

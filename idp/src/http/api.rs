@@ -170,7 +170,10 @@ impl JsonService for UserPoolApi {
         if auth_api::PUBLIC.contains(&operation) {
             return Some(Access::Public);
         }
-        if auth_api::SIGNED.contains(&operation) || accounts_api::SIGNED.contains(&operation) {
+        if auth_api::SIGNED.contains(&operation)
+            || accounts_api::SIGNED.contains(&operation)
+            || super::import::SIGNED.contains(&operation)
+        {
             return Some(Access::Signed);
         }
         if accounts_api::PUBLIC.contains(&operation) {
@@ -286,6 +289,9 @@ impl JsonService for UserPoolApi {
             }
             other if accounts_api::SIGNED.contains(&other) => {
                 accounts_api::call_signed(pools, other, body).await
+            }
+            other if super::import::SIGNED.contains(&other) => {
+                super::import::call_signed(pools, other, body).await
             }
             other => auth_api::call_signed(pools, other, body, ctx).await,
         }

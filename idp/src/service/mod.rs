@@ -18,6 +18,7 @@ mod admin_users;
 mod clients;
 mod codes;
 pub mod groups;
+pub mod import;
 pub mod passwords;
 mod pools;
 mod recovery;

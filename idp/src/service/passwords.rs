@@ -93,24 +93,34 @@ impl PasswordHasher {
             .map_err(|e| IdpError::Internal(format!("argon2: {e}")))
     }
 
+    /// Verifies against an argon2 hash, or one imported from another
+    /// system (bcrypt, PBKDF2-SHA256 or scrypt in PHC form); anything but
+    /// argon2id with today's parameters asks for a rehash.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified> {
         let argon = self.argon();
         let params = self.params.clone();
         let password = password.as_bytes().to_vec();
         let stored = stored.to_string();
-        self.run(move || {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Verified { matches: false, needs_rehash: false };
-            };
-            let matches = argon.verify_password(&password, &parsed).is_ok();
-            let current = Params::try_from(&parsed).ok();
-            let needs_rehash = matches
-                && (parsed.algorithm.as_str() != "argon2id"
-                    || current.is_none_or(|p| {
-                        (p.m_cost(), p.t_cost(), p.p_cost())
-                            != (params.m_cost(), params.t_cost(), params.p_cost())
-                    }));
-            Verified { matches, needs_rehash }
+        self.run(move || match HashScheme::of(&stored) {
+            Some(HashScheme::Argon2) => {
+                let Ok(parsed) = PasswordHash::new(&stored) else {
+                    return Verified { matches: false, needs_rehash: false };
+                };
+                let matches = argon.verify_password(&password, &parsed).is_ok();
+                let current = Params::try_from(&parsed).ok();
+                let needs_rehash = matches
+                    && (parsed.algorithm.as_str() != "argon2id"
+                        || current.is_none_or(|p| {
+                            (p.m_cost(), p.t_cost(), p.p_cost())
+                                != (params.m_cost(), params.t_cost(), params.p_cost())
+                        }));
+                Verified { matches, needs_rehash }
+            }
+            Some(scheme) => {
+                let matches = scheme.verify_imported(&password, &stored);
+                Verified { matches, needs_rehash: matches }
+            }
+            None => Verified { matches: false, needs_rehash: false },
         })
         .await
     }
@@ -119,6 +129,54 @@ impl PasswordHasher {
     pub async fn verify_decoy(&self, password: &str) -> Result<()> {
         let decoy = self.decoy.clone();
         self.verify(password, &decoy).await.map(|_| ())
+    }
+}
+
+/// The password-hash formats Cirrus accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashScheme {
+    Argon2,
+    Bcrypt,
+    Pbkdf2Sha256,
+    Scrypt,
+}
+
+impl HashScheme {
+    /// The scheme of a stored hash, if it is one Cirrus can verify.
+    pub fn of(hash: &str) -> Option<Self> {
+        if hash.starts_with("$argon2") {
+            Some(Self::Argon2)
+        } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+            Some(Self::Bcrypt)
+        } else if hash.starts_with("$pbkdf2-sha256$") {
+            Some(Self::Pbkdf2Sha256)
+        } else if hash.starts_with("$scrypt$") {
+            Some(Self::Scrypt)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `hash` is well-formed for its scheme (checked at import).
+    pub fn is_well_formed(hash: &str) -> bool {
+        match Self::of(hash) {
+            Some(Self::Bcrypt) => hash.parse::<bcrypt::HashParts>().is_ok(),
+            Some(_) => PasswordHash::new(hash).is_ok(),
+            None => false,
+        }
+    }
+
+    fn verify_imported(self, password: &[u8], hash: &str) -> bool {
+        match self {
+            Self::Bcrypt => bcrypt::verify(password, hash).unwrap_or(false),
+            Self::Pbkdf2Sha256 => PasswordHash::new(hash)
+                .map(|h| pbkdf2::Pbkdf2::SHA256.verify_password(password, &h).is_ok())
+                .unwrap_or(false),
+            Self::Scrypt => PasswordHash::new(hash)
+                .map(|h| scrypt::Scrypt::new().verify_password(password, &h).is_ok())
+                .unwrap_or(false),
+            Self::Argon2 => false,
+        }
     }
 }
 
@@ -196,6 +254,31 @@ mod tests {
             stronger.verify("Correct-horse-1", &stored).await.unwrap(),
             Verified { matches: true, needs_rehash: true }
         );
+    }
+
+    #[tokio::test]
+    async fn imported_hashes_verify_and_ask_for_a_rehash() {
+        use argon2::PasswordHasher as _;
+        let h = PasswordHasher::new(cheap(), 2, 8).unwrap();
+        let bcrypt_hash = bcrypt::hash("old-secret", 4).unwrap();
+        let pbkdf2_hash = pbkdf2::Pbkdf2::from(pbkdf2::Params::new(1000).unwrap())
+            .hash_password_with_salt(b"old-secret", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
+        let scrypt_hash = scrypt::Scrypt::new_with_params(scrypt::Params::new(4, 8, 1).unwrap())
+            .hash_password_with_salt(b"old-secret", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
+        for stored in [&bcrypt_hash, &pbkdf2_hash, &scrypt_hash] {
+            assert!(HashScheme::is_well_formed(stored), "{stored}");
+            assert_eq!(
+                h.verify("old-secret", stored).await.unwrap(),
+                Verified { matches: true, needs_rehash: true }
+            );
+            assert!(!h.verify("not-it", stored).await.unwrap().matches, "{stored}");
+        }
+        assert!(!HashScheme::is_well_formed("$2b$04$short"));
+        assert!(!HashScheme::is_well_formed("md5:abc"));
     }
 
     #[tokio::test]

@@ -228,12 +228,12 @@ impl UserPools {
     pub async fn delete_user_attributes(&self, access_token: &str, names: &[String]) -> Result<()> {
         let ctx = self.verify_access_token(access_token).await?;
         let client = self.token_client(&ctx.pool, &ctx.client_id).await?;
-        if let Some(allowed) = &client.settings.write_attributes {
-            if let Some(name) = names.iter().find(|n| !allowed.contains(n)) {
-                return Err(IdpError::NotAuthorized(format!(
-                    "A client attempted to write unauthorized attribute {name}"
-                )));
-            }
+        if let Some(allowed) = &client.settings.write_attributes
+            && let Some(name) = names.iter().find(|n| !allowed.contains(n))
+        {
+            return Err(IdpError::NotAuthorized(format!(
+                "A client attempted to write unauthorized attribute {name}"
+            )));
         }
         self.delete_attributes(&ctx.pool, ctx.user, names).await
     }

@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AppClient, AuthEvent, CodePurpose, Group, OneTimeCode, RefreshToken, SigningKey, User, UserFilter,
-    UserPool,
+    AppClient, AuthEvent, CodePurpose, Group, ImportJob, OneTimeCode, RefreshToken, SigningKey, User,
+    UserFilter, UserPool,
 };
 
 mod sql;
 mod sql_groups;
+mod sql_import;
 mod sql_users;
 
 pub use sql::{PostgresStore, SqliteStore};
@@ -202,6 +203,30 @@ pub trait EventStore: Send + Sync {
     ) -> Result<Vec<AuthEvent>, StoreError>;
 }
 
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    async fn insert_import_job(&self, job: &ImportJob) -> Result<(), StoreError>;
+    async fn get_import_job(&self, job_id: &str) -> Result<Option<ImportJob>, StoreError>;
+    /// Writes status, dates, counts, message and failures.
+    async fn update_import_job(&self, job: &ImportJob) -> Result<(), StoreError>;
+    async fn list_import_jobs(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ImportJob>, StoreError>;
+    /// Stores (or, with `None`, drops) the uploaded CSV.
+    async fn put_import_csv(&self, job_id: &str, csv: Option<&[u8]>) -> Result<(), StoreError>;
+    async fn get_import_csv(&self, job_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Inserts users with their aliases in one transaction, each row on its
+    /// own savepoint: the outcome of each row is returned in order, and a
+    /// row that fails leaves the others in.
+    async fn import_users(
+        &self,
+        users: &[(User, Vec<String>)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+}
+
 /// Everything the user-pool service stores.
 pub trait IdpStore:
     PoolStore
@@ -213,6 +238,7 @@ pub trait IdpStore:
     + KeyStore
     + GroupStore
     + EventStore
+    + ImportStore
 {
 }
 impl<T> IdpStore for T where
@@ -225,5 +251,6 @@ impl<T> IdpStore for T where
         + KeyStore
         + GroupStore
         + EventStore
+        + ImportStore
 {
 }

@@ -199,14 +199,16 @@ macro_rules! sql_store {
 mod sqlite {
     use super::*;
     sql_store!(SqliteStore, sqlx::SqlitePool, sqlx::sqlite::SqliteRow, "User-pool storage on SQLite.");
-    crate::store::sql_users::user_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+    crate::store::sql_users::user_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::Sqlite);
+    crate::store::sql_import::import_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::Sqlite);
     crate::store::sql_groups::group_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
 
 mod postgres {
     use super::*;
     sql_store!(PostgresStore, sqlx::PgPool, sqlx::postgres::PgRow, "User-pool storage on PostgreSQL.");
-    crate::store::sql_users::user_store!(PostgresStore, sqlx::postgres::PgRow);
+    crate::store::sql_users::user_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::Postgres);
+    crate::store::sql_import::import_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::Postgres);
     crate::store::sql_groups::group_store!(PostgresStore, sqlx::postgres::PgRow);
 }
 

@@ -62,7 +62,7 @@ pub(super) const RETIRE_KEYS: &str =
     "UPDATE signing_keys SET retired_at = $3 WHERE pool_id = $1 AND kid <> $2 AND retired_at IS NULL";
 
 macro_rules! user_store {
-    ($store:ident, $row:ty) => {
+    ($store:ident, $row:ty, $db:ty) => {
         use std::collections::BTreeMap;
 
         use crate::model::{CodePurpose, OneTimeCode, RefreshToken, SigningKey, User, UserFilter, UserStatus};
@@ -116,17 +116,12 @@ macro_rules! user_store {
             })
         }
 
-        fn alias_conflict(e: sqlx::Error) -> StoreError {
-            match conflict_or(e) {
-                StoreError::Conflict => StoreError::AliasConflict,
-                other => other,
-            }
-        }
-
-        #[async_trait]
-        impl UserStore for $store {
-            async fn insert_user(&self, u: &User, aliases: &[String]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await?;
+        /// Inserts a user, its search rows and aliases on `tx`.
+        async fn insert_user_on(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            u: &User,
+            aliases: &[String],
+        ) -> Result<(), StoreError> {
                 sqlx::query(INSERT_USER)
                     .bind(&u.pool_id)
                     .bind(&u.username_key)
@@ -143,7 +138,7 @@ macro_rules! user_store {
                     .bind(u.created_ms)
                     .bind(u.updated_ms)
                     .bind(Json(&u.pending_attributes))
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(conflict_or)?;
                 for (attribute, value) in u.search_rows() {
@@ -152,7 +147,7 @@ macro_rules! user_store {
                         .bind(attribute)
                         .bind(value)
                         .bind(&u.username_key)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
                 for alias in aliases {
@@ -160,10 +155,25 @@ macro_rules! user_store {
                         .bind(&u.pool_id)
                         .bind(alias)
                         .bind(&u.username_key)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(alias_conflict)?;
                 }
+                Ok(())
+            }
+
+        fn alias_conflict(e: sqlx::Error) -> StoreError {
+            match conflict_or(e) {
+                StoreError::Conflict => StoreError::AliasConflict,
+                other => other,
+            }
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn insert_user(&self, u: &User, aliases: &[String]) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                insert_user_on(&mut tx, u, aliases).await?;
                 tx.commit().await?;
                 Ok(())
             }
