@@ -63,6 +63,7 @@ wire_errors! {
     Unauthorized => "UnauthorizedException",
     GroupExists => "GroupExistsException",
     PreconditionNotMet => "PreconditionNotMetException",
+    EnableSoftwareTokenMfa => "EnableSoftwareTokenMFAException",
 }
 
 impl From<AwsError> for IdpError {

@@ -254,6 +254,32 @@ pub struct PoolSettings {
     pub account_recovery_setting: Option<AccountRecoverySetting>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_pool_tier: Option<UserPoolTier>,
+    /// The factors of SetUserPoolMfaConfig (not part of DescribeUserPool's
+    /// answer; GetUserPoolMfaConfig returns them).
+    #[serde(rename = "CirrusMfaFactors", skip_serializing_if = "Option::is_none")]
+    pub mfa_factors: Option<MfaFactors>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MfaFactors {
+    #[serde(rename = "SmsMfaConfiguration", skip_serializing_if = "Option::is_none")]
+    pub sms: Option<Object>,
+    #[serde(rename = "SoftwareTokenMfaConfiguration", skip_serializing_if = "Option::is_none")]
+    pub software_token: Option<Object>,
+    #[serde(rename = "EmailMfaConfiguration", skip_serializing_if = "Option::is_none")]
+    pub email: Option<Object>,
+}
+
+impl MfaFactors {
+    pub fn totp(&self) -> bool {
+        self.software_token.as_ref().and_then(|o| o.get("Enabled")).and_then(|v| v.as_bool()) == Some(true)
+    }
+    pub fn sms(&self) -> bool {
+        self.sms.is_some()
+    }
+    pub fn email(&self) -> bool {
+        self.email.is_some()
+    }
 }
 
 /// A stored user pool.
@@ -376,8 +402,39 @@ pub struct User {
     /// Changed email/phone values waiting for verification; until then the
     /// old value stays in `attributes` and keeps working for sign-in.
     pub pending_attributes: BTreeMap<String, String>,
+    /// SRP salt and verifier (hex), derived whenever the password is set.
+    pub srp: Option<SrpVerifier>,
+    pub mfa: UserMfa,
     pub created_ms: i64,
     pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrpVerifier {
+    pub salt: String,
+    pub verifier: String,
+}
+
+/// A user's second factors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserMfa {
+    /// The TOTP secret, sealed under the master key (base64), once verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_secret: Option<String>,
+    /// A secret handed out by AssociateSoftwareToken, not yet verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_pending: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_name: Option<String>,
+    #[serde(default)]
+    pub totp_enabled: bool,
+    #[serde(default)]
+    pub sms_enabled: bool,
+    #[serde(default)]
+    pub email_enabled: bool,
+    /// `SOFTWARE_TOKEN_MFA`, `SMS_MFA` or `EMAIL_OTP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<String>,
 }
 
 /// What a one-time code is for.
@@ -386,6 +443,8 @@ pub enum CodePurpose {
     SignUp,
     ForgotPassword,
     VerifyAttribute,
+    /// A one-time code of a sign-in challenge (SMS_MFA, EMAIL_OTP, …).
+    SignIn,
 }
 
 impl CodePurpose {
@@ -394,6 +453,7 @@ impl CodePurpose {
             Self::SignUp => "signup",
             Self::ForgotPassword => "forgot-password",
             Self::VerifyAttribute => "verify-attribute",
+            Self::SignIn => "sign-in",
         }
     }
 }

@@ -6,7 +6,7 @@ use awsapi::json::decode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth_api::{AttributeType, attribute_list, delivery, pairs, user_type};
+use super::auth_api::{AttributeType, attribute_list, delivery, pairs, user_type, with_mfa};
 use crate::model::{AuthEvent, Group, User};
 use crate::service::UserPools;
 use crate::service::groups::GroupSpec;
@@ -311,15 +311,17 @@ pub async fn call_signed(pools: &UserPools, operation: &str, body: &[u8]) -> Res
         "AdminGetUser" => {
             let r: PoolUser = decode(body)?;
             let user = pools.admin_get_user(&r.user_pool_id, &r.username).await?;
-            Ok(json!({
-                "Username": user.username,
-                "UserAttributes": attribute_list(&user),
-                "UserCreateDate": user.created_ms as f64 / 1000.0,
-                "UserLastModifiedDate": user.updated_ms as f64 / 1000.0,
-                "Enabled": user.enabled,
-                "UserStatus": user.status.as_str(),
-                "UserMFASettingList": [],
-            }))
+            Ok(with_mfa(
+                json!({
+                    "Username": user.username,
+                    "UserAttributes": attribute_list(&user),
+                    "UserCreateDate": user.created_ms as f64 / 1000.0,
+                    "UserLastModifiedDate": user.updated_ms as f64 / 1000.0,
+                    "Enabled": user.enabled,
+                    "UserStatus": user.status.as_str(),
+                }),
+                &user,
+            ))
         }
         "AdminDeleteUser" => {
             let r: PoolUser = decode(body)?;

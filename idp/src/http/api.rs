@@ -120,6 +120,7 @@ fn object(value: impl serde::Serialize) -> Result<serde_json::Map<String, Value>
 impl UserPoolApi {
     fn user_pool_type(&self, pool: &UserPool) -> Result<Value, AwsError> {
         let mut out = object(&pool.settings)?;
+        out.remove("CirrusMfaFactors");
         out.insert("Id".into(), json!(pool.id));
         out.insert("Name".into(), json!(pool.name));
         out.insert("Arn".into(), json!(self.pools.pool_arn(&pool.id)));
@@ -173,10 +174,11 @@ impl JsonService for UserPoolApi {
         if auth_api::SIGNED.contains(&operation)
             || accounts_api::SIGNED.contains(&operation)
             || super::import::SIGNED.contains(&operation)
+            || super::mfa_api::SIGNED.contains(&operation)
         {
             return Some(Access::Signed);
         }
-        if accounts_api::PUBLIC.contains(&operation) {
+        if accounts_api::PUBLIC.contains(&operation) || super::mfa_api::PUBLIC.contains(&operation) {
             return Some(Access::Public);
         }
         OPERATIONS.iter().find(|(name, _)| *name == operation).map(|(_, access)| *access)
@@ -190,6 +192,9 @@ impl JsonService for UserPoolApi {
     ) -> Result<Value, AwsError> {
         if accounts_api::PUBLIC.contains(&operation) {
             return accounts_api::call_public(&self.pools, operation, body).await;
+        }
+        if super::mfa_api::PUBLIC.contains(&operation) {
+            return super::mfa_api::call_public(&self.pools, operation, body).await;
         }
         auth_api::call_public(&self.pools, operation, body, ctx).await
     }
@@ -292,6 +297,9 @@ impl JsonService for UserPoolApi {
             }
             other if super::import::SIGNED.contains(&other) => {
                 super::import::call_signed(pools, other, body).await
+            }
+            other if super::mfa_api::SIGNED.contains(&other) => {
+                super::mfa_api::call_signed(pools, other, body).await
             }
             other => auth_api::call_signed(pools, other, body, ctx).await,
         }

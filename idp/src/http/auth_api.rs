@@ -165,11 +165,17 @@ fn tokens(t: &Tokens) -> Value {
 fn outcome(o: AuthOutcome) -> Value {
     match o {
         AuthOutcome::Tokens(t) => json!({ "ChallengeParameters": {}, "AuthenticationResult": tokens(&t) }),
-        AuthOutcome::Challenge(c) => json!({
-            "ChallengeName": c.name,
-            "Session": c.session,
-            "ChallengeParameters": c.parameters,
-        }),
+        AuthOutcome::Challenge(c) => {
+            let mut v = json!({
+                "ChallengeName": c.name,
+                "Session": c.session,
+                "ChallengeParameters": c.parameters,
+            });
+            if let (false, Value::Object(map)) = (c.available.is_empty(), &mut v) {
+                map.insert("AvailableChallenges".into(), json!(c.available));
+            }
+            v
+        }
     }
 }
 
@@ -179,6 +185,18 @@ pub(super) fn attribute_list(user: &User) -> Vec<Value> {
         .filter(|(k, _)| !k.starts_with("dev:"))
         .map(|(k, v)| json!({ "Name": k, "Value": v }))
         .collect()
+}
+
+/// `PreferredMfaSetting` and `UserMFASettingList` of GetUser / AdminGetUser.
+pub(super) fn with_mfa(mut v: Value, user: &User) -> Value {
+    let (list, preferred) = UserPools::mfa_settings(user);
+    if let Value::Object(map) = &mut v {
+        map.insert("UserMFASettingList".into(), json!(list));
+        if let Some(p) = preferred {
+            map.insert("PreferredMfaSetting".into(), json!(p));
+        }
+    }
+    v
 }
 
 pub(super) fn user_type(user: &User) -> Value {
@@ -265,9 +283,7 @@ pub async fn call_public(
         "GetUser" => {
             let r: AccessTokenInput = decode(body)?;
             let user = pools.get_user(&r.access_token).await?;
-            Ok(
-                json!({ "Username": user.username, "UserAttributes": attribute_list(&user), "UserMFASettingList": [] }),
-            )
+            Ok(with_mfa(json!({ "Username": user.username, "UserAttributes": attribute_list(&user) }), &user))
         }
         "GlobalSignOut" => {
             let r: AccessTokenInput = decode(body)?;

@@ -10,6 +10,7 @@ mod accounts_api;
 pub mod api;
 mod auth_api;
 pub mod import;
+mod mfa_api;
 pub mod oidc;
 
 /// The plain-HTTP routes of the user-pool service (beside `POST /`): the

@@ -46,7 +46,7 @@ impl UserPools {
             None => generate_password(&policy),
         };
         let now = self.now_ms();
-        let user = User {
+        let mut user = User {
             pool_id: pool.id.clone(),
             username_key: username_key(&pool, &username),
             username,
@@ -54,15 +54,18 @@ impl UserPools {
             status: UserStatus::FORCE_CHANGE_PASSWORD,
             enabled: true,
             attributes,
-            password_hash: Some(self.hasher.hash(&password).await?),
+            password_hash: None,
             password_set_ms: now,
             failed_attempts: 0,
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
             pending_attributes: Default::default(),
+            srp: None,
+            mfa: Default::default(),
             created_ms: now,
             updated_ms: now,
         };
+        self.set_password(&pool, &mut user, &password).await?;
         match self.store.insert_user(&user, &aliases_of(&pool, &user.attributes)).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
@@ -135,7 +138,7 @@ impl UserPools {
             }
             None => generate_password(&policy),
         };
-        user.password_hash = Some(self.hasher.hash(&password).await?);
+        self.set_password(pool, &mut user, &password).await?;
         user.password_set_ms = self.now_ms();
         user.updated_ms = user.password_set_ms;
         self.store.update_user(&user).await?;
@@ -190,7 +193,7 @@ impl UserPools {
             .await?
             .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
         super::passwords::check_policy(&self.password_policy(&pool), password)?;
-        user.password_hash = Some(self.hasher.hash(password).await?);
+        self.set_password(&pool, &mut user, password).await?;
         user.password_set_ms = self.now_ms();
         user.status = if permanent { UserStatus::CONFIRMED } else { UserStatus::FORCE_CHANGE_PASSWORD };
         user.updated_ms = user.password_set_ms;

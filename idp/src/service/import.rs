@@ -338,6 +338,8 @@ impl UserPools {
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
             pending_attributes: BTreeMap::new(),
+            srp: None,
+            mfa: Default::default(),
             created_ms: now,
             updated_ms: now,
         };

@@ -19,6 +19,7 @@ mod clients;
 mod codes;
 pub mod groups;
 pub mod import;
+pub mod mfa;
 pub mod passwords;
 mod pools;
 mod recovery;
@@ -26,7 +27,10 @@ pub mod schema;
 mod search;
 mod self_service;
 pub mod signin;
+mod signin_choice;
+mod signin_srp;
 mod signup;
+pub mod srp;
 mod tokens;
 pub mod users;
 

@@ -66,6 +66,8 @@ impl UserPools {
         settings.alias_attributes = pool.settings.alias_attributes.take();
         settings.username_attributes = pool.settings.username_attributes.take();
         settings.username_configuration = pool.settings.username_configuration.take();
+        // Second factors are set with SetUserPoolMfaConfig, not here.
+        settings.mfa_factors = pool.settings.mfa_factors.take();
         pool.settings = settings;
         pool.updated_ms = self.now_ms();
         if !self.store.update_pool(&pool).await? {

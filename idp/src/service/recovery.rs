@@ -129,7 +129,7 @@ impl UserPools {
         super::passwords::check_policy(&self.password_policy(&pool), password)?;
         self.check_code(&user, CodePurpose::ForgotPassword, code).await?;
         let now = self.now_ms();
-        user.password_hash = Some(self.hasher.hash(password).await?);
+        self.set_password(&pool, &mut user, password).await?;
         user.password_set_ms = now;
         if matches!(user.status, UserStatus::RESET_REQUIRED | UserStatus::FORCE_CHANGE_PASSWORD) {
             user.status = UserStatus::CONFIRMED;

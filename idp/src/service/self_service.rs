@@ -252,7 +252,7 @@ impl UserPools {
             return Err(IdpError::NotAuthorized("Incorrect username or password.".into()));
         }
         super::passwords::check_policy(&self.password_policy(&ctx.pool), proposed)?;
-        user.password_hash = Some(self.hasher.hash(proposed).await?);
+        self.set_password(&ctx.pool, &mut user, proposed).await?;
         user.password_set_ms = self.now_ms();
         user.updated_ms = user.password_set_ms;
         self.store.update_user(&user).await?;

@@ -25,6 +25,8 @@ pub struct Challenge {
     pub name: &'static str,
     pub session: String,
     pub parameters: BTreeMap<String, String>,
+    /// SELECT_CHALLENGE's `AvailableChallenges`.
+    pub available: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,20 +50,22 @@ pub enum Caller<'a> {
 }
 
 /// What a `Session` carries between steps, sealed under the master key.
-#[derive(Debug, Serialize, Deserialize)]
-struct SessionState {
-    id: String,
-    pool: String,
-    client: String,
-    user: String,
-    challenge: String,
-    auth_time: i64,
-    expires_ms: i64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SessionState {
+    pub id: String,
+    pub pool: String,
+    pub client: String,
+    pub user: String,
+    /// The challenge this session answers, with an optional stage after a
+    /// colon (`MFA_SETUP:verified`).
+    pub challenge: String,
+    pub auth_time: i64,
+    pub expires_ms: i64,
 }
 
 const SESSION_AAD: &[u8] = b"cirrus/sign-in-session/v1";
 
-fn lock_until(now_ms: i64) -> impl Fn(i64) -> i64 + Sync {
+pub(super) fn lock_until(now_ms: i64) -> impl Fn(i64) -> i64 + Sync {
     move |failures| {
         if failures < FREE_FAILURES {
             return 0;
@@ -72,7 +76,11 @@ fn lock_until(now_ms: i64) -> impl Fn(i64) -> i64 + Sync {
 }
 
 impl UserPools {
-    async fn client_for(&self, caller: Caller<'_>, client_id: &str) -> Result<(UserPool, AppClient)> {
+    pub(super) async fn client_for(
+        &self,
+        caller: Caller<'_>,
+        client_id: &str,
+    ) -> Result<(UserPool, AppClient)> {
         if let Caller::Admin { pool_id } = caller {
             self.describe_pool(pool_id).await?;
         }
@@ -95,6 +103,7 @@ impl UserPools {
     ) -> Result<AuthOutcome> {
         let (pool, client) = self.client_for(caller, client_id).await?;
         let flows = client.settings.explicit_auth_flows.clone().unwrap_or_default();
+        let legacy = flows.iter().all(|f| f.is_legacy());
         let allowed = |new: ExplicitAuthFlow, legacy: Option<ExplicitAuthFlow>| {
             flows.contains(&new) || legacy.is_some_and(|l| flows.contains(&l))
         };
@@ -132,9 +141,17 @@ impl UserPools {
                 self.record_sign_in(&pool, &client, username, &outcome, origin).await;
                 outcome
             }
+            "USER_SRP_AUTH" => {
+                // Clients from before the ALLOW_ names always had SRP.
+                if !legacy && !allowed(ExplicitAuthFlow::ALLOW_USER_SRP_AUTH, None) {
+                    return Err(not_enabled());
+                }
+                let username = required("USERNAME")?;
+                self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
+                self.srp_start(&pool, &client, username, required("SRP_A")?).await
+            }
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
                 // Legacy clients (pre-ALLOW_ names) may always refresh.
-                let legacy = flows.iter().all(|f| f.is_legacy());
                 if !legacy && !allowed(ExplicitAuthFlow::ALLOW_REFRESH_TOKEN_AUTH, None) {
                     return Err(not_enabled());
                 }
@@ -145,9 +162,17 @@ impl UserPools {
                 };
                 Ok(AuthOutcome::Tokens(self.refresh(&pool, &client, token, proof).await?))
             }
-            "USER_SRP_AUTH" | "CUSTOM_AUTH" | "USER_AUTH" => Err(IdpError::InvalidParameter(format!(
-                "The {flow} flow is not available on this server yet; use USER_PASSWORD_AUTH."
-            ))),
+            "USER_AUTH" => {
+                if !allowed(ExplicitAuthFlow::ALLOW_USER_AUTH, None) {
+                    return Err(not_enabled());
+                }
+                let username = required("USERNAME")?;
+                self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
+                self.choice_start(&pool, &client, username, params, origin).await
+            }
+            "CUSTOM_AUTH" => Err(IdpError::InvalidParameter(
+                "The CUSTOM_AUTH flow needs trigger hooks, which this server does not have yet.".into(),
+            )),
             other => Err(IdpError::InvalidParameter(format!(
                 "1 validation error detected: Value '{other}' at 'authFlow' failed to satisfy constraint: Member must \
                  satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, \
@@ -158,7 +183,7 @@ impl UserPools {
 
     /// Records a password sign-in attempt of a known user (AdminListUserAuthEvents).
     /// A failure to record is logged, never turned into a failed sign-in.
-    async fn record_sign_in(
+    pub(super) async fn record_sign_in(
         &self,
         pool: &UserPool,
         client: &AppClient,
@@ -192,7 +217,7 @@ impl UserPools {
     }
 
     /// The password factor, then the next step (tokens or a challenge).
-    async fn password_sign_in(
+    pub(super) async fn password_sign_in(
         &self,
         pool: &UserPool,
         client: &AppClient,
@@ -222,6 +247,25 @@ impl UserPools {
             self.store.record_failure(&pool.id, &user.username_key, &lock_until(now)).await?;
             return Err(wrong());
         }
+        let mut user = user;
+        if verified.needs_rehash || user.srp.is_none() {
+            // Imported or older hashes become argon2id, and the SRP
+            // verifier appears, at the first sign-in with the password.
+            self.set_password(pool, &mut user, password).await?;
+            self.store.update_user(&user).await?;
+        }
+        self.first_factor_passed(pool, client, user, now / 1000).await
+    }
+
+    /// What every first factor checks once the secret is right: failures
+    /// reset, the user enabled, confirmed, not due a reset; then the next step.
+    pub(super) async fn first_factor_passed(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        auth_time: i64,
+    ) -> Result<AuthOutcome> {
         if user.failed_attempts > 0 {
             self.store.reset_failures(&pool.id, &user.username_key).await?;
         }
@@ -237,26 +281,25 @@ impl UserPools {
             }
             _ => {}
         }
-        let mut user = user;
-        if verified.needs_rehash {
-            user.password_hash = Some(self.hasher.hash(password).await?);
-            user.updated_ms = now;
-            self.store.update_user(&user).await?;
-        }
-        let auth_time = now / 1000;
-        if user.status == UserStatus::FORCE_CHANGE_PASSWORD {
-            let days = self.password_policy(pool).temporary_password_validity_days.unwrap_or(7);
-            if days > 0 && user.password_set_ms + days * 86_400_000 < now {
-                return Err(IdpError::NotAuthorized(
-                    "Temporary password has expired and must be reset by an administrator.".into(),
-                ));
-            }
-            return Ok(AuthOutcome::Challenge(self.new_password_challenge(pool, client, &user, auth_time)?));
-        }
-        Ok(AuthOutcome::Tokens(self.issue_tokens(pool, client, &user, auth_time, None).await?))
+        self.after_first_factor(pool, client, &user, auth_time).await
     }
 
-    fn new_password_challenge(
+    /// Sets a password: the argon2id hash and the SRP verifier together.
+    pub(super) async fn set_password(&self, pool: &UserPool, user: &mut User, password: &str) -> Result<()> {
+        user.password_hash = Some(self.hasher.hash(password).await?);
+        let pool_name = pool.id.split_once('_').map(|(_, n)| n).unwrap_or(&pool.id).to_string();
+        let username = user.username.clone();
+        let password = password.to_string();
+        let (salt, verifier) =
+            tokio::task::spawn_blocking(move || self_srp_verifier(&pool_name, &username, &password))
+                .await
+                .map_err(|e| IdpError::Internal(format!("SRP verifier: {e}")))?;
+        user.srp = Some(SrpVerifier { salt, verifier });
+        user.updated_ms = self.now_ms();
+        Ok(())
+    }
+
+    pub(super) fn new_password_challenge(
         &self,
         pool: &UserPool,
         client: &AppClient,
@@ -285,10 +328,10 @@ impl UserPools {
             "requiredAttributes".into(),
             serde_json::to_string(&missing).unwrap_or_else(|_| "[]".into()),
         );
-        Ok(Challenge { name: "NEW_PASSWORD_REQUIRED", session, parameters })
+        Ok(Challenge { name: "NEW_PASSWORD_REQUIRED", session, parameters, available: Vec::new() })
     }
 
-    fn seal_session(
+    pub(super) fn seal_session(
         &self,
         pool: &UserPool,
         client: &AppClient,
@@ -310,37 +353,56 @@ impl UserPools {
         Ok(URL_SAFE_NO_PAD.encode(self.master_key.seal(&plain, SESSION_AAD)))
     }
 
-    /// Opens a session, checks it belongs to this client and challenge, and
-    /// marks it used (across instances, through the database).
-    async fn open_session(
+    /// Opens a session for `challenge` (its name before any `:stage`)
+    /// without using it up; expired or unused-looking sessions are refused.
+    pub(super) async fn peek_any_session(
         &self,
         session: Option<&str>,
-        client: &AppClient,
         challenge: &str,
     ) -> Result<SessionState> {
         let invalid = || IdpError::NotAuthorized("Invalid session for the user.".into());
         let sealed = URL_SAFE_NO_PAD.decode(session.unwrap_or_default()).map_err(|_| invalid())?;
         let plain = self.master_key.open(&sealed, SESSION_AAD).map_err(|_| invalid())?;
         let state: SessionState = serde_json::from_slice(&plain).map_err(|_| invalid())?;
-        if state.client != client.client_id || state.pool != client.pool_id {
-            return Err(invalid());
-        }
-        if state.challenge != challenge {
+        if state.challenge.split(':').next() != Some(challenge) {
             return Err(IdpError::InvalidParameter(format!(
                 "The session is for the {} challenge, not {challenge}.",
-                state.challenge
+                state.challenge.split(':').next().unwrap_or_default()
             )));
         }
-        let now = self.now_ms();
-        if state.expires_ms < now {
+        if state.expires_ms < self.now_ms() {
             return Err(IdpError::NotAuthorized("Invalid session for the user, session is expired.".into()));
         }
-        if !self.store.consume_session(&state.id, state.expires_ms, now).await? {
+        Ok(state)
+    }
+
+    /// Uses a session up (across instances, through the database).
+    pub(super) async fn consume_session(&self, state: &SessionState) -> Result<()> {
+        if !self.store.consume_session(&state.id, state.expires_ms, self.now_ms()).await? {
             return Err(IdpError::NotAuthorized(
                 "Invalid session for the user, session can only be used once.".into(),
             ));
         }
-        Ok(state)
+        Ok(())
+    }
+
+    /// Opens a session of this client for `challenge`, and the user it names.
+    async fn session_user(
+        &self,
+        session: Option<&str>,
+        client: &AppClient,
+        challenge: &str,
+    ) -> Result<(SessionState, User)> {
+        let state = self.peek_any_session(session, challenge).await?;
+        if state.client != client.client_id || state.pool != client.pool_id {
+            return Err(IdpError::NotAuthorized("Invalid session for the user.".into()));
+        }
+        let user = self
+            .store
+            .get_user(&state.pool, &state.user)
+            .await?
+            .ok_or_else(|| IdpError::NotAuthorized("Invalid session for the user.".into()))?;
+        Ok((state, user))
     }
 
     pub async fn respond_to_auth_challenge(
@@ -353,22 +415,18 @@ impl UserPools {
     ) -> Result<AuthOutcome> {
         let (pool, client) = self.client_for(caller, client_id).await?;
         let response = |name: &str| responses.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let username = response("USERNAME")
+            .ok_or_else(|| IdpError::InvalidParameter("Missing required parameter USERNAME".into()))?;
+        self.check_secret_hash(&client, username, response("SECRET_HASH"))?;
         match challenge {
+            "PASSWORD_VERIFIER" => self.srp_finish(&pool, &client, username, responses).await,
             "NEW_PASSWORD_REQUIRED" => {
-                let username = response("USERNAME").ok_or_else(|| {
-                    IdpError::InvalidParameter("Missing required parameter USERNAME".into())
-                })?;
-                self.check_secret_hash(&client, username, response("SECRET_HASH"))?;
                 let new_password = response("NEW_PASSWORD").ok_or_else(|| {
                     IdpError::InvalidParameter("Missing required parameter NEW_PASSWORD".into())
                 })?;
                 super::passwords::check_policy(&self.password_policy(&pool), new_password)?;
-                let state = self.open_session(session, &client, challenge).await?;
-                let mut user = self
-                    .store
-                    .get_user(&pool.id, &state.user)
-                    .await?
-                    .ok_or_else(|| IdpError::NotAuthorized("Invalid session for the user.".into()))?;
+                let (state, mut user) = self.session_user(session, &client, challenge).await?;
+                self.consume_session(&state).await?;
                 let given: Vec<(String, String)> = responses
                     .iter()
                     .filter_map(|(k, v)| {
@@ -378,21 +436,72 @@ impl UserPools {
                 let updates = check_attributes(&pool, &given, Writer::Client(&client))?;
                 user.attributes.extend(updates);
                 check_required(&pool, &user.attributes)?;
-                user.password_hash = Some(self.hasher.hash(new_password).await?);
+                self.set_password(&pool, &mut user, new_password).await?;
                 user.password_set_ms = self.now_ms();
                 user.status = UserStatus::CONFIRMED;
-                user.updated_ms = self.now_ms();
                 self.claim_aliases(&pool, &user, false).await?;
                 self.store.update_user(&user).await?;
+                self.second_factor(&pool, &client, &user, state.auth_time).await
+            }
+            "SOFTWARE_TOKEN_MFA" | "SMS_MFA" => {
+                let (state, user) = self.session_user(session, &client, challenge).await?;
+                let code = if challenge == "SMS_MFA" { "SMS_MFA_CODE" } else { "SOFTWARE_TOKEN_MFA_CODE" };
+                self.answer_mfa(&pool, &client, &state, &user, challenge, response(code)).await
+            }
+            "EMAIL_OTP" => {
+                let (state, user) = self.session_user(session, &client, challenge).await?;
+                if state.challenge == "EMAIL_OTP:first" {
+                    return self
+                        .answer_first_factor_code(&pool, &client, &state, &user, response("EMAIL_OTP_CODE"))
+                        .await;
+                }
+                self.answer_mfa(&pool, &client, &state, &user, challenge, response("EMAIL_OTP_CODE")).await
+            }
+            "SMS_OTP" => {
+                let (state, user) = self.session_user(session, &client, challenge).await?;
+                self.answer_first_factor_code(&pool, &client, &state, &user, response("SMS_OTP_CODE")).await
+            }
+            "SELECT_MFA_TYPE" => {
+                let (state, user) = self.session_user(session, &client, challenge).await?;
+                let answer = match response("ANSWER") {
+                    Some("SOFTWARE_TOKEN_MFA") => super::mfa::TOTP,
+                    Some("SMS_MFA") => super::mfa::SMS,
+                    Some("EMAIL_OTP" | "EMAIL_MFA") => super::mfa::EMAIL,
+                    other => {
+                        return Err(IdpError::InvalidParameter(format!(
+                            "ANSWER must be SOFTWARE_TOKEN_MFA, SMS_MFA or EMAIL_OTP, not {}",
+                            other.unwrap_or("nothing")
+                        )));
+                    }
+                };
+                self.consume_session(&state).await?;
+                let challenge = self.mfa_challenge(&pool, &client, &user, state.auth_time, answer).await?;
+                Ok(AuthOutcome::Challenge(challenge))
+            }
+            "MFA_SETUP" => {
+                let (state, user) = self.session_user(session, &client, challenge).await?;
+                if state.challenge != "MFA_SETUP:verified" {
+                    return Err(IdpError::InvalidParameter(
+                        "Set up a factor first: AssociateSoftwareToken, then VerifySoftwareToken.".into(),
+                    ));
+                }
+                self.consume_session(&state).await?;
                 Ok(AuthOutcome::Tokens(
                     self.issue_tokens(&pool, &client, &user, state.auth_time, None).await?,
                 ))
             }
+            "SELECT_CHALLENGE" | "PASSWORD" | "PASSWORD_SRP" => {
+                self.choice_answer(&pool, &client, challenge, session, username, responses).await
+            }
             other => Err(IdpError::InvalidParameter(format!(
-                "The challenge {other} is not available on this server yet."
+                "The challenge {other} is not available on this server."
             ))),
         }
     }
+}
+
+fn self_srp_verifier(pool_name: &str, username: &str, password: &str) -> (String, String) {
+    super::srp::Group::new().verifier(pool_name, username, password)
 }
 
 #[cfg(test)]

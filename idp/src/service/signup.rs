@@ -88,10 +88,9 @@ impl UserPools {
         attributes.insert("sub".into(), sub.clone());
         check_required(&pool, &attributes)?;
         super::passwords::check_policy(&self.password_policy(&pool), password)?;
-        let password_hash = self.hasher.hash(password).await?;
 
         let now = self.now_ms();
-        let user = User {
+        let mut user = User {
             pool_id: pool.id.clone(),
             username_key: username_key(&pool, &username),
             username,
@@ -99,15 +98,18 @@ impl UserPools {
             status: UserStatus::UNCONFIRMED,
             enabled: true,
             attributes,
-            password_hash: Some(password_hash),
+            password_hash: None,
             password_set_ms: now,
             failed_attempts: 0,
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
             pending_attributes: Default::default(),
+            srp: None,
+            mfa: Default::default(),
             created_ms: now,
             updated_ms: now,
         };
+        self.set_password(&pool, &mut user, password).await?;
         let aliases = aliases_of(&pool, &user.attributes);
         match self.store.insert_user(&user, &aliases).await {
             Ok(()) => {}

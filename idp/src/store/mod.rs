@@ -86,6 +86,10 @@ pub trait UserStore: Send + Sync {
         lock: &(dyn Fn(i64) -> i64 + Sync),
     ) -> Result<i64, StoreError>;
     async fn reset_failures(&self, pool_id: &str, username_key: &str) -> Result<(), StoreError>;
+    /// Records `step` as the last TOTP step the user has used; false when
+    /// that step (or a later one) was used already: a code counts once,
+    /// across instances.
+    async fn use_totp_step(&self, pool_id: &str, username_key: &str, step: i64) -> Result<bool, StoreError>;
     /// Deletes the user and everything of theirs; false when absent.
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> Result<bool, StoreError>;
     /// Drops every alias the user holds (before claiming the current set).

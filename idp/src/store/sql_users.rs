@@ -3,10 +3,11 @@
 
 pub(super) const USER_COLUMNS: &str = "u.pool_id, u.username_key, u.username, u.sub, u.status, u.enabled, \
      u.attributes, u.password_hash, u.password_set_at, u.failed_attempts, u.locked_until, u.tokens_valid_after, \
-     u.created_at, u.updated_at, u.pending_attributes";
+     u.created_at, u.updated_at, u.pending_attributes, u.srp_salt, u.srp_verifier, u.mfa";
 pub(super) const INSERT_USER: &str = "INSERT INTO users (pool_id, username_key, username, sub, status, enabled, \
      attributes, password_hash, password_set_at, failed_attempts, locked_until, tokens_valid_after, created_at, \
-     updated_at, pending_attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+     updated_at, pending_attributes, srp_salt, srp_verifier, mfa) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 pub(super) const INSERT_SEARCH: &str = "INSERT INTO user_search (pool_id, attribute, value, username_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 pub(super) const DELETE_SEARCH: &str = "DELETE FROM user_search WHERE pool_id = $1 AND username_key = $2";
 pub(super) const DELETE_USER: &str = "DELETE FROM users WHERE pool_id = $1 AND username_key = $2";
@@ -19,7 +20,10 @@ pub(super) const MOVE_ALIAS: &str = "INSERT INTO user_aliases (pool_id, alias_ke
 pub(super) const ALIAS_OWNER: &str =
     "SELECT username_key FROM user_aliases WHERE pool_id = $1 AND alias_key = $2";
 pub(super) const UPDATE_USER: &str = "UPDATE users SET status = $3, enabled = $4, attributes = $5, password_hash = $6, \
-     password_set_at = $7, updated_at = $8, pending_attributes = $9 WHERE pool_id = $1 AND username_key = $2";
+     password_set_at = $7, updated_at = $8, pending_attributes = $9, srp_salt = $10, srp_verifier = $11, mfa = $12 \
+     WHERE pool_id = $1 AND username_key = $2";
+pub(super) const USE_TOTP_STEP: &str = "UPDATE users SET totp_last_step = $3 \
+     WHERE pool_id = $1 AND username_key = $2 AND totp_last_step < $3";
 pub(super) const COUNT_FAILURE: &str = "UPDATE users SET failed_attempts = failed_attempts + 1 \
      WHERE pool_id = $1 AND username_key = $2 RETURNING failed_attempts";
 pub(super) const SET_LOCK: &str =
@@ -65,7 +69,9 @@ macro_rules! user_store {
     ($store:ident, $row:ty, $db:ty) => {
         use std::collections::BTreeMap;
 
-        use crate::model::{CodePurpose, OneTimeCode, RefreshToken, SigningKey, User, UserFilter, UserStatus};
+        use crate::model::{
+            CodePurpose, OneTimeCode, RefreshToken, SigningKey, SrpVerifier, User, UserFilter, UserMfa, UserStatus,
+        };
         use crate::store::sql_users::*;
         use crate::store::{CodeStore, KeyStore, SessionStore, TokenStore, UserStore};
 
@@ -88,6 +94,11 @@ macro_rules! user_store {
                 created_ms: row.try_get("created_at")?,
                 updated_ms: row.try_get("updated_at")?,
                 pending_attributes: row.try_get::<Json<BTreeMap<String, String>>, _>("pending_attributes")?.0,
+                srp: match (row.try_get::<Option<String>, _>("srp_salt")?, row.try_get::<Option<String>, _>("srp_verifier")?) {
+                    (Some(salt), Some(verifier)) => Some(SrpVerifier { salt, verifier }),
+                    _ => None,
+                },
+                mfa: row.try_get::<Json<UserMfa>, _>("mfa")?.0,
             })
         }
 
@@ -138,6 +149,9 @@ macro_rules! user_store {
                     .bind(u.created_ms)
                     .bind(u.updated_ms)
                     .bind(Json(&u.pending_attributes))
+                    .bind(u.srp.as_ref().map(|s| s.salt.clone()))
+                    .bind(u.srp.as_ref().map(|s| s.verifier.clone()))
+                    .bind(Json(&u.mfa))
                     .execute(&mut **tx)
                     .await
                     .map_err(conflict_or)?;
@@ -217,6 +231,9 @@ macro_rules! user_store {
                     .bind(u.password_set_ms)
                     .bind(u.updated_ms)
                     .bind(Json(&u.pending_attributes))
+                    .bind(u.srp.as_ref().map(|s| s.salt.clone()))
+                    .bind(u.srp.as_ref().map(|s| s.verifier.clone()))
+                    .bind(Json(&u.mfa))
                     .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() != 1 {
@@ -234,6 +251,12 @@ macro_rules! user_store {
                 }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn use_totp_step(&self, pool_id: &str, username_key: &str, step: i64) -> Result<bool, StoreError> {
+                let done =
+                    sqlx::query(USE_TOTP_STEP).bind(pool_id).bind(username_key).bind(step).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn delete_user(&self, pool_id: &str, username_key: &str) -> Result<bool, StoreError> {
