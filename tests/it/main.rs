@@ -6,6 +6,7 @@ mod auth;
 mod harness;
 mod import;
 mod lifecycle;
+mod mfa;
 mod pools;
 mod store;
 mod wire;
