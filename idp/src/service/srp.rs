@@ -15,20 +15,20 @@ pub struct Group {
     k: BigUint,
 }
 
+static GROUP: std::sync::LazyLock<Group> = std::sync::LazyLock::new(|| {
+    let n = BigUint::parse_bytes(N_HEX.as_bytes(), 16).unwrap_or_default();
+    let g = BigUint::from(2u32);
+    let k = hash_ints(&[&n, &g]);
+    Group { n, g, k }
+});
+
 impl Group {
-    pub fn new() -> Self {
-        let n = BigUint::parse_bytes(N_HEX.as_bytes(), 16).unwrap_or_default();
-        let g = BigUint::from(2u32);
-        let k = hash_ints(&[&n, &g]);
-        Self { n, g, k }
+    /// The group (parsed once per process).
+    pub fn new() -> &'static Self {
+        &GROUP
     }
 }
 
-impl Default for Group {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Minimal big-endian two's-complement bytes: a leading zero byte when the
 /// top bit is set (`padHex`).
