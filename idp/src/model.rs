@@ -442,7 +442,9 @@ pub struct UserMfa {
 pub enum CodePurpose {
     SignUp,
     ForgotPassword,
-    VerifyAttribute,
+    /// VerifyUserAttribute codes, one per attribute.
+    VerifyEmail,
+    VerifyPhone,
     /// A one-time code of a sign-in challenge (SMS_MFA, EMAIL_OTP, …).
     SignIn,
 }
@@ -452,7 +454,8 @@ impl CodePurpose {
         match self {
             Self::SignUp => "signup",
             Self::ForgotPassword => "forgot-password",
-            Self::VerifyAttribute => "verify-attribute",
+            Self::VerifyEmail => "verify-email",
+            Self::VerifyPhone => "verify-phone",
             Self::SignIn => "sign-in",
         }
     }

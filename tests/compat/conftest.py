@@ -166,3 +166,46 @@ def auth_idp(auth_server):
 @pytest.fixture(scope="module")
 def auth_idp_raw(auth_server):
     return auth_server.client("cognito-idp", validate=False)
+
+
+# --------------------------------------------------------------------------
+# accounts (admin users, ListUsers, self-service, recovery, groups)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def auth_idp_public(auth_server):
+    """Unsigned cognito-idp client for `auth_server`: what a browser or mobile
+    app uses for the public (ClientId / AccessToken) operations."""
+    return auth_server.client("cognito-idp", unsigned=True)
+
+
+@pytest.fixture(scope="module")
+def auth_jwks_for(auth_server):
+    """auth_jwks_for(pool_id) -> the pool's JWKS fetched over HTTP."""
+    from harness import fetch_jwks
+    return lambda pool_id: fetch_jwks(auth_server.endpoint, pool_id)
+
+
+# --------------------------------------------------------------------------
+# MFA and SRP: pycognito pointed at `auth_server`
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pycognito_for(auth_server):
+    """pycognito_for(pool_id, client_id, username) -> an unmodified
+    pycognito.Cognito whose boto3 client talks to `auth_server` unsigned, as
+    an app without AWS credentials would (its issuer and JWKS URL are then
+    derived from the same endpoint_url)."""
+    import botocore
+    from botocore.config import Config
+    from pycognito import Cognito
+
+    def make(pool_id: str, client_id: str, username: str, **kwargs):
+        return Cognito(pool_id, client_id, username=username,
+                       boto3_client_kwargs={"endpoint_url": auth_server.endpoint},
+                       botocore_config=Config(signature_version=botocore.UNSIGNED,
+                                              retries={"max_attempts": 1}),
+                       **kwargs)
+    return make

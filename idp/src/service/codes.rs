@@ -9,6 +9,8 @@ use crate::model::{CodePurpose, OneTimeCode, User};
 
 /// Wrong guesses allowed before the code is refused outright.
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
+/// Wrong answers allowed to a sign-in challenge code.
+pub const MAX_SIGN_IN_CODE_ATTEMPTS: i64 = 3;
 
 impl UserPools {
     fn code_hash(&self, user: &User, purpose: CodePurpose, code: &str) -> Vec<u8> {
@@ -42,32 +44,42 @@ impl UserPools {
 
     /// Checks `code`; on success returns the attribute it verifies and
     /// leaves the code in place (the caller removes it once the change it
-    /// guards is stored).
+    /// guards is stored). Each try is counted before the comparison, in
+    /// one statement, so parallel guesses cannot exceed the limit.
     pub(super) async fn check_code(
         &self,
         user: &User,
         purpose: CodePurpose,
         code: &str,
     ) -> Result<Option<String>> {
-        let stored =
-            self.store.get_code(&user.pool_id, &user.username_key, purpose).await?.ok_or_else(|| {
-                IdpError::ExpiredCode("Invalid code provided, please request a code again.".into())
-            })?;
-        if stored.attempts >= MAX_CODE_ATTEMPTS {
-            return Err(IdpError::LimitExceeded(
-                "Attempt limit exceeded, please try after some time.".into(),
-            ));
-        }
+        let max = if purpose == CodePurpose::SignIn { MAX_SIGN_IN_CODE_ATTEMPTS } else { MAX_CODE_ATTEMPTS };
+        let Some(stored) = self.store.try_code(&user.pool_id, &user.username_key, purpose, max).await? else {
+            return Err(match self.store.get_code(&user.pool_id, &user.username_key, purpose).await? {
+                Some(_) => {
+                    IdpError::LimitExceeded("Attempt limit exceeded, please try after some time.".into())
+                }
+                None => IdpError::ExpiredCode("Invalid code provided, please request a code again.".into()),
+            });
+        };
         if stored.expires_ms < self.now_ms() {
             return Err(IdpError::ExpiredCode("Invalid code provided, please request a code again.".into()));
         }
         let given = self.code_hash(user, purpose, code.trim());
         if !bool::from(given.ct_eq(&stored.code_hash)) {
-            self.store.count_code_attempt(&user.pool_id, &user.username_key, purpose).await?;
             return Err(IdpError::CodeMismatch(
                 "Invalid verification code provided, please try again.".into(),
             ));
         }
         Ok(stored.attribute)
+    }
+
+    /// Counts a try at a sign-in challenge that has no code of its own
+    /// (TOTP); false once the tries are used up.
+    pub(super) async fn count_sign_in_try(&self, user: &User) -> Result<bool> {
+        Ok(self
+            .store
+            .try_code(&user.pool_id, &user.username_key, CodePurpose::SignIn, MAX_SIGN_IN_CODE_ATTEMPTS)
+            .await?
+            .is_some())
     }
 }

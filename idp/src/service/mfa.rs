@@ -207,17 +207,11 @@ impl UserPools {
             other => other,
         };
         if factor == TOTP {
-            // The code row only counts attempts for TOTP.
-            let stored = self
-                .store
-                .get_code(&user.pool_id, &user.username_key, CodePurpose::SignIn)
-                .await?
-                .ok_or_else(|| IdpError::NotAuthorized("Invalid session for the user.".into()))?;
-            if stored.attempts >= 3 {
+            // The sign-in code row only counts tries for TOTP.
+            if !self.count_sign_in_try(user).await? {
                 return Err(limited(IdpError::LimitExceeded(String::new())));
             }
             if !self.check_totp(user, code).await? {
-                self.store.count_code_attempt(&user.pool_id, &user.username_key, CodePurpose::SignIn).await?;
                 return Err(IdpError::CodeMismatch("Invalid code received for user".into()));
             }
         } else {

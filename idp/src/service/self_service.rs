@@ -13,6 +13,11 @@ use crate::model::*;
 /// Attribute verification codes are valid for 24 hours.
 const VERIFY_CODE_VALIDITY_MS: i64 = 24 * 3600 * 1000;
 
+/// Email and phone codes are kept apart, so both can be pending at once.
+fn verify_purpose(attribute: &str) -> CodePurpose {
+    if attribute == "email" { CodePurpose::VerifyEmail } else { CodePurpose::VerifyPhone }
+}
+
 fn is_verifiable(name: &str) -> bool {
     name == "email" || name == "phone_number"
 }
@@ -120,9 +125,8 @@ impl UserPools {
             .or_else(|| user.attributes.get(attribute))
             .cloned()
             .ok_or_else(|| IdpError::InvalidParameter(format!("The user has no {attribute} to verify.")))?;
-        let code = self
-            .new_code(user, CodePurpose::VerifyAttribute, Some(attribute), VERIFY_CODE_VALIDITY_MS)
-            .await?;
+        let code =
+            self.new_code(user, verify_purpose(attribute), Some(attribute), VERIFY_CODE_VALIDITY_MS).await?;
         let template = pool.settings.verification_message_template.clone().unwrap_or_default();
         let fill = |t: &str| t.replace("{####}", &code).replace("{username}", &user.username);
         if attribute == "email" {
@@ -182,7 +186,7 @@ impl UserPools {
             return Err(IdpError::InvalidParameter(format!("The attribute {attribute} cannot be verified.")));
         }
         let mut user = ctx.user;
-        let verified = self.check_code(&user, CodePurpose::VerifyAttribute, code).await?;
+        let verified = self.check_code(&user, verify_purpose(attribute), code).await?;
         if verified.as_deref() != Some(attribute) {
             return Err(IdpError::CodeMismatch(
                 "Invalid verification code provided, please try again.".into(),
@@ -193,7 +197,7 @@ impl UserPools {
         }
         user.attributes.insert(format!("{attribute}_verified"), "true".into());
         self.store_user_with_aliases(&ctx.pool, &mut user).await?;
-        self.store.delete_code(&user.pool_id, &user.username_key, CodePurpose::VerifyAttribute).await?;
+        self.store.delete_code(&user.pool_id, &user.username_key, verify_purpose(attribute)).await?;
         Ok(())
     }
 
@@ -247,8 +251,18 @@ impl UserPools {
     pub async fn change_password(&self, access_token: &str, previous: &str, proposed: &str) -> Result<()> {
         let ctx = self.verify_access_token(access_token).await?;
         let mut user = ctx.user;
+        let now = self.now_ms();
+        // Wrong previous passwords count toward the same lockout as sign-in.
+        if user.locked_until_ms > now {
+            return Err(IdpError::LimitExceeded(
+                "Attempt limit exceeded, please try after some time.".into(),
+            ));
+        }
         let stored = user.password_hash.clone().unwrap_or_default();
         if !self.hasher.verify(previous, &stored).await?.matches {
+            self.store
+                .record_failure(&user.pool_id, &user.username_key, &super::signin::lock_until(now))
+                .await?;
             return Err(IdpError::NotAuthorized("Incorrect username or password.".into()));
         }
         super::passwords::check_policy(&self.password_policy(&ctx.pool), proposed)?;

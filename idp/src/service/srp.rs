@@ -29,7 +29,6 @@ impl Group {
     }
 }
 
-
 /// Minimal big-endian two's-complement bytes: a leading zero byte when the
 /// top bit is set (`padHex`).
 fn pad(x: &BigUint) -> Vec<u8> {

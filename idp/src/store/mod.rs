@@ -123,12 +123,16 @@ pub trait CodeStore: Send + Sync {
         username_key: &str,
         purpose: CodePurpose,
     ) -> Result<Option<OneTimeCode>, StoreError>;
-    async fn count_code_attempt(
+    /// Counts one try at the code, atomically, and returns the code when
+    /// fewer than `max` tries had been made; `None` when there is no code or
+    /// the tries are used up.
+    async fn try_code(
         &self,
         pool_id: &str,
         username_key: &str,
         purpose: CodePurpose,
-    ) -> Result<(), StoreError>;
+        max: i64,
+    ) -> Result<Option<OneTimeCode>, StoreError>;
     async fn delete_code(
         &self,
         pool_id: &str,

@@ -41,8 +41,9 @@ pub(super) const PUT_CODE: &str = "INSERT INTO one_time_codes (pool_id, username
      attempts = excluded.attempts";
 pub(super) const GET_CODE: &str = "SELECT pool_id, username_key, purpose, code_hash, attribute, expires_at, attempts \
      FROM one_time_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3";
-pub(super) const COUNT_CODE_ATTEMPT: &str = "UPDATE one_time_codes SET attempts = attempts + 1 \
-     WHERE pool_id = $1 AND username_key = $2 AND purpose = $3";
+pub(super) const TRY_CODE: &str = "UPDATE one_time_codes SET attempts = attempts + 1 \
+     WHERE pool_id = $1 AND username_key = $2 AND purpose = $3 AND attempts < $4 \
+     RETURNING pool_id, username_key, purpose, code_hash, attribute, expires_at, attempts";
 pub(super) const DELETE_CODE: &str =
     "DELETE FROM one_time_codes WHERE pool_id = $1 AND username_key = $2 AND purpose = $3";
 
@@ -454,19 +455,30 @@ macro_rules! user_store {
                 }))
             }
 
-            async fn count_code_attempt(
+            async fn try_code(
                 &self,
                 pool_id: &str,
                 username_key: &str,
                 purpose: CodePurpose,
-            ) -> Result<(), StoreError> {
-                sqlx::query(COUNT_CODE_ATTEMPT)
+                max: i64,
+            ) -> Result<Option<OneTimeCode>, StoreError> {
+                let row = sqlx::query(TRY_CODE)
                     .bind(pool_id)
                     .bind(username_key)
                     .bind(purpose.as_str())
-                    .execute(&self.pool)
+                    .bind(max)
+                    .fetch_optional(&self.pool)
                     .await?;
-                Ok(())
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(OneTimeCode {
+                    pool_id: row.try_get("pool_id")?,
+                    username_key: row.try_get("username_key")?,
+                    purpose,
+                    code_hash: row.try_get("code_hash")?,
+                    attribute: row.try_get("attribute")?,
+                    expires_ms: row.try_get("expires_at")?,
+                    attempts: row.try_get("attempts")?,
+                }))
             }
 
             async fn delete_code(
