@@ -240,6 +240,10 @@ impl UserPools {
         }
         let Some(stored) = user.password_hash.as_deref() else {
             self.hasher.verify_decoy(password).await?;
+            // Imported without a password: the only way in is a reset.
+            if user.status == UserStatus::RESET_REQUIRED {
+                return Err(IdpError::PasswordResetRequired("Password reset required for the user".into()));
+            }
             return Err(wrong());
         };
         let verified = self.hasher.verify(password, stored).await?;
