@@ -4,7 +4,8 @@
 #   tests/compat/run.sh [extra pytest args]
 #
 # Creates tests/compat/.venv on first use and re-installs requirements only
-# when requirements.txt changes (its hash is kept in a stamp file).
+# when requirements.txt changes (its hash is kept in a stamp file); likewise
+# runs `npm ci` in tests/compat/js (needs node and npm) when its lockfile changes.
 # Environment: CIRRUS_BIN (default target/debug/cirrus, relative to the repo
 # root), PYTHON (interpreter used to create the venv, default python3).
 set -euo pipefail
@@ -38,6 +39,21 @@ if [ "$want" != "$have" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ" >"$LOG" 2>&1 \
         || fail_setup "pip install -r $REQ failed"
     echo "$want" >"$STAMP"
+fi
+
+# Node clients (amazon-cognito-identity-js) for the SRP tests: `npm ci` from the
+# committed lockfile, again only when package.json / package-lock.json change.
+JS=tests/compat/js
+JS_STAMP="$JS/node_modules/.cirrus-lock.sha256"
+if [ -f "$JS/package-lock.json" ]; then
+    js_want="$(cat "$JS/package.json" "$JS/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    js_have="$(cat "$JS_STAMP" 2>/dev/null || true)"
+    if [ "$js_want" != "$js_have" ]; then
+        command -v npm >/dev/null 2>&1 || { echo "npm not found on PATH" >"$LOG"; fail_setup "cannot install $JS"; }
+        (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error) >"$LOG" 2>&1 \
+            || fail_setup "npm ci in $JS failed"
+        echo "$js_want" >"$JS_STAMP"
+    fi
 fi
 
 set +e

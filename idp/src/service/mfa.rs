@@ -103,6 +103,7 @@ impl UserPools {
             let mut parameters = BTreeMap::new();
             parameters.insert("MFAS_CAN_SETUP".into(), serde_json::to_string(&can_setup).unwrap_or_default());
             parameters.insert("USER_ID_FOR_SRP".into(), user.username.clone());
+            parameters.insert("USERNAME".into(), user.username.clone());
             return Ok(AuthOutcome::Challenge(Challenge {
                 name: "MFA_SETUP",
                 session,
@@ -127,6 +128,7 @@ impl UserPools {
                 parameters
                     .insert("MFAS_CAN_CHOOSE".into(), serde_json::to_string(&factors).unwrap_or_default());
                 parameters.insert("USER_ID_FOR_SRP".into(), user.username.clone());
+                parameters.insert("USERNAME".into(), user.username.clone());
                 Ok(AuthOutcome::Challenge(Challenge {
                     name: "SELECT_MFA_TYPE",
                     session,
@@ -148,6 +150,7 @@ impl UserPools {
     ) -> Result<Challenge> {
         let mut parameters = BTreeMap::new();
         parameters.insert("USER_ID_FOR_SRP".into(), user.username.clone());
+        parameters.insert("USERNAME".into(), user.username.clone());
         let factors = pool.settings.mfa_factors.clone().unwrap_or_default();
         let code = self.new_code(user, CodePurpose::SignIn, None, SIGN_IN_CODE_VALIDITY_MS).await?;
         match factor {
