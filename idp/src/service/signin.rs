@@ -326,6 +326,7 @@ impl UserPools {
             .collect();
         let mut parameters = BTreeMap::new();
         parameters.insert("USER_ID_FOR_SRP".into(), user.username.clone());
+        parameters.insert("USERNAME".into(), user.username.clone());
         parameters
             .insert("userAttributes".into(), serde_json::to_string(&visible).unwrap_or_else(|_| "{}".into()));
         parameters.insert(
