@@ -2,7 +2,6 @@
 
 use super::UserPools;
 use super::signup::CodeDelivery;
-use crate::delivery::mask_destination;
 use crate::error::{IdpError, Result};
 use crate::model::*;
 
@@ -57,35 +56,8 @@ impl UserPools {
         let code = self
             .new_code(user, CodePurpose::ForgotPassword, Some(attribute), RECOVERY_CODE_VALIDITY_MS)
             .await?;
-        let template = pool.settings.verification_message_template.clone().unwrap_or_default();
-        let fill = |t: &str| t.replace("{####}", &code).replace("{username}", &user.username);
-        if attribute == "email" {
-            let body = template
-                .email_message
-                .or_else(|| pool.settings.email_verification_message.clone())
-                .unwrap_or_else(|| "Your password reset code is {####}.".into());
-            let subject = template
-                .email_subject
-                .or_else(|| pool.settings.email_verification_subject.clone())
-                .unwrap_or_else(|| "Your password reset code".into());
-            self.send_email(pool, &destination, &subject, &fill(&body)).await?;
-            Ok(CodeDelivery {
-                destination: mask_destination(&destination),
-                medium: "EMAIL",
-                attribute: "email",
-            })
-        } else {
-            let body = template
-                .sms_message
-                .or_else(|| pool.settings.sms_verification_message.clone())
-                .unwrap_or_else(|| "Your password reset code is {####}.".into());
-            self.send_sms(pool, &destination, &fill(&body), "forgot-password").await?;
-            Ok(CodeDelivery {
-                destination: mask_destination(&destination),
-                medium: "SMS",
-                attribute: "phone_number",
-            })
-        }
+        let defaults = ("Your password reset code is {####}.", "Your password reset code");
+        self.send_code_message(pool, user, attribute, &destination, &code, defaults, "forgot-password").await
     }
 
     pub async fn forgot_password(

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use super::UserPools;
 use super::signup::CodeDelivery;
 use super::users::{Writer, aliases_of, check_attributes};
-use crate::delivery::mask_destination;
 use crate::error::{IdpError, Result};
 use crate::model::*;
 
@@ -127,35 +126,8 @@ impl UserPools {
             .ok_or_else(|| IdpError::InvalidParameter(format!("The user has no {attribute} to verify.")))?;
         let code =
             self.new_code(user, verify_purpose(attribute), Some(attribute), VERIFY_CODE_VALIDITY_MS).await?;
-        let template = pool.settings.verification_message_template.clone().unwrap_or_default();
-        let fill = |t: &str| t.replace("{####}", &code).replace("{username}", &user.username);
-        if attribute == "email" {
-            let body = template
-                .email_message
-                .or_else(|| pool.settings.email_verification_message.clone())
-                .unwrap_or_else(|| "Your verification code is {####}.".into());
-            let subject = template
-                .email_subject
-                .or_else(|| pool.settings.email_verification_subject.clone())
-                .unwrap_or_else(|| "Your verification code".into());
-            self.send_email(pool, &destination, &subject, &fill(&body)).await?;
-            Ok(CodeDelivery {
-                destination: mask_destination(&destination),
-                medium: "EMAIL",
-                attribute: "email",
-            })
-        } else {
-            let body = template
-                .sms_message
-                .or_else(|| pool.settings.sms_verification_message.clone())
-                .unwrap_or_else(|| "Your verification code is {####}.".into());
-            self.send_sms(pool, &destination, &fill(&body), "verify-attribute").await?;
-            Ok(CodeDelivery {
-                destination: mask_destination(&destination),
-                medium: "SMS",
-                attribute: "phone_number",
-            })
-        }
+        let defaults = ("Your verification code is {####}.", "Your verification code");
+        self.send_code_message(pool, user, attribute, &destination, &code, defaults, "verify-attribute").await
     }
 
     pub async fn update_user_attributes(

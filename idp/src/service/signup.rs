@@ -148,34 +148,54 @@ impl UserPools {
     async fn send_signup_code(&self, pool: &UserPool, user: &User) -> Result<Option<CodeDelivery>> {
         let Some((attribute, destination)) = Self::verification_target(pool, user) else { return Ok(None) };
         let code = self.new_code(user, CodePurpose::SignUp, Some(attribute), SIGNUP_CODE_VALIDITY_MS).await?;
+        let defaults = ("Your verification code is {####}.", "Your verification code");
+        Ok(Some(
+            self.send_code_message(pool, user, attribute, &destination, &code, defaults, "signup").await?,
+        ))
+    }
+
+    /// Sends a code by the channel of `attribute` (email or phone) with the
+    /// pool's verification templates (or `defaults`: body, subject), and
+    /// says where it went.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send_code_message(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        attribute: &str,
+        destination: &str,
+        code: &str,
+        defaults: (&str, &str),
+        purpose: &'static str,
+    ) -> Result<CodeDelivery> {
         let template = pool.settings.verification_message_template.clone().unwrap_or_default();
-        let fill = |t: &str| t.replace("{####}", &code).replace("{username}", &user.username);
+        let fill = |t: &str| t.replace("{####}", code).replace("{username}", &user.username);
         if attribute == "email" {
             let body = template
                 .email_message
                 .or_else(|| pool.settings.email_verification_message.clone())
-                .unwrap_or_else(|| "Your verification code is {####}.".into());
+                .unwrap_or_else(|| defaults.0.into());
             let subject = template
                 .email_subject
                 .or_else(|| pool.settings.email_verification_subject.clone())
-                .unwrap_or_else(|| "Your verification code".into());
-            self.send_email(pool, &destination, &subject, &fill(&body)).await?;
-            Ok(Some(CodeDelivery {
-                destination: mask_destination(&destination),
+                .unwrap_or_else(|| defaults.1.into());
+            self.send_email(pool, destination, &subject, &fill(&body)).await?;
+            Ok(CodeDelivery {
+                destination: mask_destination(destination),
                 medium: "EMAIL",
                 attribute: "email",
-            }))
+            })
         } else {
             let body = template
                 .sms_message
                 .or_else(|| pool.settings.sms_verification_message.clone())
-                .unwrap_or_else(|| "Your verification code is {####}.".into());
-            self.send_sms(pool, &destination, &fill(&body), "signup").await?;
-            Ok(Some(CodeDelivery {
-                destination: mask_destination(&destination),
+                .unwrap_or_else(|| defaults.0.into());
+            self.send_sms(pool, destination, &fill(&body), purpose).await?;
+            Ok(CodeDelivery {
+                destination: mask_destination(destination),
                 medium: "SMS",
                 attribute: "phone_number",
-            }))
+            })
         }
     }
 

@@ -121,16 +121,7 @@ impl Group {
             return None;
         }
         let s = (a * verifier.modpow(&u, &self.n)).modpow(b, &self.n);
-        let prk = secrets::hmac_sha256(&pad(&u), &pad(&s));
-        let mut info = b"Caldera Derived Key".to_vec();
-        info.push(1);
-        let key = secrets::hmac_sha256(&prk, &info);
-        let mut message = Vec::new();
-        message.extend_from_slice(pool_name.as_bytes());
-        message.extend_from_slice(user_id.as_bytes());
-        message.extend_from_slice(secret_block);
-        message.extend_from_slice(timestamp.as_bytes());
-        Some(STANDARD.encode(secrets::hmac_sha256(&key[..16], &message)))
+        Some(claim_signature(&u, &s, pool_name, user_id, secret_block, timestamp))
     }
 
     /// The client side of the exchange (tests and benchmarks play the
@@ -162,17 +153,31 @@ impl Group {
         let kgx = (&self.k * gx) % &self.n;
         let base = (big_b + &self.n - kgx) % &self.n;
         let s = base.modpow(&(a + &u * &x), &self.n);
-        let prk = secrets::hmac_sha256(&pad(&u), &pad(&s));
-        let mut info = b"Caldera Derived Key".to_vec();
-        info.push(1);
-        let key = secrets::hmac_sha256(&prk, &info);
-        let mut message = Vec::new();
-        message.extend_from_slice(pool_name.as_bytes());
-        message.extend_from_slice(user_id.as_bytes());
-        message.extend_from_slice(secret_block);
-        message.extend_from_slice(timestamp.as_bytes());
-        STANDARD.encode(secrets::hmac_sha256(&key[..16], &message))
+        claim_signature(&u, &s, pool_name, user_id, secret_block, timestamp)
     }
+}
+
+/// `K` = first 16 bytes of HKDF-SHA256(salt = pad(u), ikm = pad(S), info =
+/// "Caldera Derived Key"), then base64(HMAC(K, poolName ‖ userId ‖ block ‖
+/// timestamp)).
+fn claim_signature(
+    u: &BigUint,
+    s: &BigUint,
+    pool_name: &str,
+    user_id: &str,
+    block: &[u8],
+    timestamp: &str,
+) -> String {
+    let prk = secrets::hmac_sha256(&pad(u), &pad(s));
+    let mut info = b"Caldera Derived Key".to_vec();
+    info.push(1);
+    let key = secrets::hmac_sha256(&prk, &info);
+    let mut message = Vec::new();
+    message.extend_from_slice(pool_name.as_bytes());
+    message.extend_from_slice(user_id.as_bytes());
+    message.extend_from_slice(block);
+    message.extend_from_slice(timestamp.as_bytes());
+    STANDARD.encode(secrets::hmac_sha256(&key[..16], &message))
 }
 
 /// `EEE MMM d HH:mm:ss UTC yyyy`, as the clients send TIMESTAMP.
