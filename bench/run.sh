@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cirrus bench: startup time, RSS, and DescribeUserPool throughput relative
-# to GET /healthz, on this machine. Appends a dated section to
-# bench/RESULTS.md. See bench/README.md. Not part of `make test`.
+# to GET /healthz; then (bench/auth.sh) password sign-in and token refresh
+# throughput relative to the raw argon2id and RS256 rates (bench/micro), on
+# this machine. Appends one dated section to bench/RESULTS.md. See
+# bench/README.md. Not part of `make test`.
 #
 # Knobs (environment):
 #   BENCH_DURATION   wrk duration per measured run        (default 10s)
@@ -11,6 +13,8 @@
 #   BENCH_SKIP_BUILD=1  use the existing target/release/cirrus
 #   BENCH_BINARY     server binary to bench (default target/release/cirrus)
 #   BENCH_NO_RESULTS=1  don't touch bench/RESULTS.md (dry runs)
+#   BENCH_AUTH=0     skip the sign-in / refresh part (bench/auth.sh)
+#   BENCH_AUTH_CONNS, BENCH_AUTH_OVERLOAD_CONNS, BENCH_MICRO_SECONDS: see bench/auth.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -19,6 +23,7 @@ duration=${BENCH_DURATION:-10s}
 conns=${BENCH_CONNS:-16 64}
 threads=${BENCH_THREADS:-2}
 starts=${BENCH_STARTS:-5}
+auth=${BENCH_AUTH:-1}
 out=bench/out
 bin=${BENCH_BINARY:-target/release/cirrus}
 results=bench/RESULTS.md
@@ -58,6 +63,11 @@ say "python: $py (botocore $($py -c 'import botocore; print(botocore.__version__
 if [[ ${BENCH_SKIP_BUILD:-} != 1 ]]; then
     say "cargo build --release"
     cargo build --release --quiet
+    if [[ $auth == 1 ]]; then
+        # A workspace member, not a dependency of the root package.
+        say "cargo build --release -p cirrus-bench-micro"
+        cargo build --release --quiet -p cirrus-bench-micro
+    fi
 fi
 [[ -x $bin ]] || die "$bin not found"
 
@@ -204,6 +214,12 @@ stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 server_pid=""
 say "SIGTERM: exit code $server_rc after ${stop_ms} ms"
 
+# --- sign-in and refresh (own server, after this one has stopped) ------------
+if [[ $auth == 1 ]]; then
+    BENCH_PY=$py BENCH_OUT=$out BENCH_BINARY=$bin BENCH_DURATION=$duration BENCH_THREADS=$threads \
+        bench/auth.sh >/dev/null || die "bench/auth.sh failed"
+fi
+
 # --- report ------------------------------------------------------------------
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
@@ -247,6 +263,9 @@ section=$out/section.md
         echo "| \`GET /healthz\` | $c | $(rnd "${rps[healthz-$c]}") | $(ms "${p50[healthz-$c]}") | $(ms "${p99[healthz-$c]}") | 0 | 1.00 |"
         echo "| \`DescribeUserPool\` | $c | $(rnd "${rps[describe-$c]}") | $(ms "${p50[describe-$c]}") | $(ms "${p99[describe-$c]}") | 0 | **$(ratio "${rps[describe-$c]}" "${rps[healthz-$c]}")** |"
     done
+    if [[ $auth == 1 ]]; then
+        cat "$out/auth.md"
+    fi
 } >"$section"
 
 cat "$section"
@@ -266,3 +285,7 @@ else
     say "appended to $results"
 fi
 [[ $server_rc == 0 ]] || die "server exited $server_rc on SIGTERM (expected 0)"
+if [[ $auth == 1 ]]; then
+    auth_rc=$(cat "$out/auth-server-rc")
+    [[ $auth_rc == 0 ]] || die "auth server exited $auth_rc on SIGTERM (expected 0)"
+fi

@@ -295,7 +295,9 @@ fn log_outcome(operation: &str, ctx: &RequestContext, error: Option<&AwsError>) 
         Some(e) if e.is_fault() => {
             tracing::error!(operation, request_id = %ctx.request_id, error = %e.name, "fault")
         }
-        Some(e) => tracing::info!(operation, request_id = %ctx.request_id, error = %e.name, "refused"),
+        // Refusals are the client's business and can come by the thousand
+        // under load; they are logged at debug.
+        Some(e) => tracing::debug!(operation, request_id = %ctx.request_id, error = %e.name, "refused"),
     }
 }
 

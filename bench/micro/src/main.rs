@@ -41,6 +41,11 @@ struct Rate {
     ops: u64,
     seconds: f64,
     per_thread: Vec<u64>,
+    /// Process CPU time (user, system; in USER_HZ ticks) and minor page
+    /// faults over the timed part, from /proc/self/stat.
+    user_ticks: u64,
+    sys_ticks: u64,
+    minflt: u64,
 }
 
 impl Rate {
@@ -54,6 +59,9 @@ impl Rate {
             "seconds": round(self.seconds, 3),
             "per_sec": round(self.per_sec(), 2),
             "per_thread_ops": self.per_thread,
+            "user_ticks": self.user_ticks,
+            "sys_ticks": self.sys_ticks,
+            "minflt": self.minflt,
         })
     }
 }
@@ -61,6 +69,17 @@ impl Rate {
 fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
+}
+
+/// (minor page faults, user CPU ticks, system CPU ticks) of this process so
+/// far, all threads, joined ones included; zeros where /proc is not there.
+fn proc_self() -> (u64, u64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name, starting at field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    let get = |field: usize| f.get(field - 3).copied().unwrap_or(0);
+    (get(10), get(14), get(15))
 }
 
 /// Runs the operation made by `make` on `threads` threads for `duration`.
@@ -73,7 +92,7 @@ where
     F: FnMut(),
 {
     let barrier = Barrier::new(threads + 1);
-    let (start, results) = std::thread::scope(|s| {
+    let (start, (results, before, after)) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -92,15 +111,20 @@ where
             .collect();
         barrier.wait();
         let start = Instant::now();
+        let before = proc_self();
         let results: Vec<(u64, Instant)> =
             handles.into_iter().map(|h| h.join().expect("bench thread panicked")).collect();
-        (start, results)
+        let after = proc_self();
+        (start, (results, before, after))
     });
     let end = results.iter().map(|r| r.1).max().unwrap_or(start);
     Rate {
         ops: results.iter().map(|r| r.0).sum(),
         seconds: end.duration_since(start).as_secs_f64(),
         per_thread: results.iter().map(|r| r.0).collect(),
+        user_ticks: after.1.saturating_sub(before.1),
+        sys_ticks: after.2.saturating_sub(before.2),
+        minflt: after.0.saturating_sub(before.0),
     }
 }
 
@@ -118,7 +142,7 @@ fn base64(data: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
             } else {
                 out.push('=');
             }

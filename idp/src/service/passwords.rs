@@ -4,7 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::sync::Mutex;
+
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::error::{IdpError, Result};
@@ -35,6 +40,11 @@ pub struct PasswordHasher {
     limit: usize,
     /// Verified against for unknown users, so they cost the same time.
     decoy: String,
+    /// argon2 working memory, reused across verifications: at most one
+    /// buffer per concurrent hash stays allocated, so memory stays bounded
+    /// and the kernel does not fault in 19 MiB for every sign-in.
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    concurrency: usize,
 }
 
 /// The outcome of a verification.
@@ -61,6 +71,8 @@ impl PasswordHasher {
             in_flight: AtomicUsize::new(0),
             limit: concurrency + queue,
             decoy,
+            buffers: Arc::new(Mutex::new(Vec::with_capacity(concurrency))),
+            concurrency,
         })
     }
 
@@ -97,16 +109,23 @@ impl PasswordHasher {
     /// system (bcrypt, PBKDF2-SHA256 or scrypt in PHC form); anything but
     /// argon2id with today's parameters asks for a rehash.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified> {
-        let argon = self.argon();
         let params = self.params.clone();
         let password = password.as_bytes().to_vec();
         let stored = stored.to_string();
+        let buffers = self.buffers.clone();
+        let keep = self.concurrency;
         self.run(move || match HashScheme::of(&stored) {
             Some(HashScheme::Argon2) => {
                 let Ok(parsed) = PasswordHash::new(&stored) else {
                     return Verified { matches: false, needs_rehash: false };
                 };
-                let matches = argon.verify_password(&password, &parsed).is_ok();
+                let mut memory = buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default();
+                let matches = verify_argon2(&mut memory, &password, &parsed);
+                if let Ok(mut pool) = buffers.lock()
+                    && pool.len() < keep
+                {
+                    pool.push(memory);
+                }
                 let current = Params::try_from(&parsed).ok();
                 let needs_rehash = matches
                     && (parsed.algorithm.as_str() != "argon2id"
@@ -130,6 +149,27 @@ impl PasswordHasher {
         let decoy = self.decoy.clone();
         self.verify(password, &decoy).await.map(|_| ())
     }
+}
+
+/// Recomputes an argon2 PHC hash in `memory` (resized as needed, kept by
+/// the caller) and compares the outputs in constant time.
+fn verify_argon2(memory: &mut Vec<Block>, password: &[u8], parsed: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
+    let Ok(params) = Params::try_from(parsed) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else { return false };
+    let version = match parsed.version.map(Version::try_from) {
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+        None => Version::V0x13,
+    };
+    let blocks = params.block_count();
+    if memory.len() != blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    let argon = Argon2::new(algorithm, version, params);
+    argon.hash_password_into_with_memory(password, salt.as_ref(), &mut out, &mut memory[..]).is_ok()
+        && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// The password-hash formats Cirrus accepts.
