@@ -103,6 +103,18 @@ macro_rules! user_store {
             })
         }
 
+        fn code_from_row(row: &$row, purpose: CodePurpose) -> Result<OneTimeCode, sqlx::Error> {
+            Ok(OneTimeCode {
+                pool_id: row.try_get("pool_id")?,
+                username_key: row.try_get("username_key")?,
+                purpose,
+                code_hash: row.try_get("code_hash")?,
+                attribute: row.try_get("attribute")?,
+                expires_ms: row.try_get("expires_at")?,
+                attempts: row.try_get("attempts")?,
+            })
+        }
+
         fn refresh_from_row(row: &$row) -> Result<RefreshToken, sqlx::Error> {
             Ok(RefreshToken {
                 token_hash: row.try_get("token_hash")?,
@@ -443,16 +455,7 @@ macro_rules! user_store {
                     .bind(purpose.as_str())
                     .fetch_optional(&self.pool)
                     .await?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some(OneTimeCode {
-                    pool_id: row.try_get("pool_id")?,
-                    username_key: row.try_get("username_key")?,
-                    purpose,
-                    code_hash: row.try_get("code_hash")?,
-                    attribute: row.try_get("attribute")?,
-                    expires_ms: row.try_get("expires_at")?,
-                    attempts: row.try_get("attempts")?,
-                }))
+                Ok(row.as_ref().map(|r| code_from_row(r, purpose)).transpose()?)
             }
 
             async fn try_code(
@@ -469,16 +472,7 @@ macro_rules! user_store {
                     .bind(max)
                     .fetch_optional(&self.pool)
                     .await?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some(OneTimeCode {
-                    pool_id: row.try_get("pool_id")?,
-                    username_key: row.try_get("username_key")?,
-                    purpose,
-                    code_hash: row.try_get("code_hash")?,
-                    attribute: row.try_get("attribute")?,
-                    expires_ms: row.try_get("expires_at")?,
-                    attempts: row.try_get("attempts")?,
-                }))
+                Ok(row.as_ref().map(|r| code_from_row(r, purpose)).transpose()?)
             }
 
             async fn delete_code(
