@@ -6,22 +6,6 @@ use serde_json::{Value, json};
 use crate::auth::pool_and_client;
 use crate::harness::*;
 
-async fn admin_user(s: &TestServer, pool_id: &str, username: &str, attrs: Value) {
-    s.idp(
-        "AdminCreateUser",
-        json!({"UserPoolId": pool_id, "Username": username, "MessageAction": "SUPPRESS",
-               "TemporaryPassword": "Temp0rary!pw", "UserAttributes": attrs}),
-    )
-    .await
-    .ok();
-    s.idp(
-        "AdminSetUserPassword",
-        json!({"UserPoolId": pool_id, "Username": username, "Password": "Str0ng!pass", "Permanent": true}),
-    )
-    .await
-    .ok();
-}
-
 fn names(users: &Value) -> Vec<String> {
     let mut v: Vec<String> =
         users.as_array().unwrap().iter().map(|u| u["Username"].as_str().unwrap().to_string()).collect();
@@ -40,7 +24,7 @@ async fn list_users_filters_and_pages_on_both_backends() {
             ("bea", "Beatrice", "bea@other.org"),
             ("ben", "Benjamin", "ben@example.com"),
         ] {
-            admin_user(
+            confirmed_user(
                 &s,
                 &pool_id,
                 u,
@@ -108,19 +92,12 @@ async fn list_users_filters_and_pages_on_both_backends() {
     }
 }
 
-fn claims(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn group_claims_follow_precedence_on_both_backends() {
     for backend in BACKENDS {
         let s = TestServer::start(backend).await;
         let (pool_id, client_id) = pool_and_client(&s, json!({}), json!({})).await;
-        admin_user(&s, &pool_id, "gus", json!([])).await;
+        confirmed_user(&s, &pool_id, "gus", json!([])).await;
         for (name, role, precedence) in [
             ("admins", Some("arn:aws:iam::000000000000:role/Admin"), Some(1)),
             ("staff", Some("arn:aws:iam::000000000000:role/Staff"), Some(5)),
@@ -212,7 +189,7 @@ async fn group_claims_follow_precedence_on_both_backends() {
 async fn email_change_keeps_the_old_address_until_verified() {
     let s = TestServer::start(Backend::Sqlite).await;
     let (pool_id, client_id) = pool_and_client(&s, json!({"AliasAttributes": ["email"]}), json!({})).await;
-    admin_user(
+    confirmed_user(
         &s,
         &pool_id,
         "eve",
@@ -260,7 +237,7 @@ async fn password_reset_ends_every_session_on_both_backends() {
     for backend in BACKENDS {
         let s = TestServer::start(backend).await;
         let (pool_id, client_id) = pool_and_client(&s, json!({}), json!({})).await;
-        admin_user(
+        confirmed_user(
             &s,
             &pool_id,
             "fay",

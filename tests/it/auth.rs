@@ -47,13 +47,6 @@ async fn password_auth(s: &TestServer, client_id: &str, username: &str, password
     .await
 }
 
-fn claims(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sign_up_confirm_sign_in_refresh_revoke_on_both_backends() {
     for backend in BACKENDS {

@@ -246,3 +246,21 @@ pub fn sign_headers(
     }
     out
 }
+
+/// A CONFIRMED user with the password `Str0ng!pass` and these attributes.
+pub async fn confirmed_user(s: &TestServer, pool_id: &str, username: &str, attrs: Value) {
+    let create = serde_json::json!({"UserPoolId": pool_id, "Username": username, "MessageAction": "SUPPRESS",
+        "TemporaryPassword": "Temp0rary!pw", "UserAttributes": attrs});
+    s.idp("AdminCreateUser", create).await.ok();
+    let password = serde_json::json!({"UserPoolId": pool_id, "Username": username, "Password": "Str0ng!pass",
+        "Permanent": true});
+    s.idp("AdminSetUserPassword", password).await.ok();
+}
+
+/// The payload of a JWT, unverified (tests read claims the server signed).
+pub fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
+        .unwrap()
+}

@@ -11,22 +11,6 @@ use serde_json::{Value, json};
 use crate::auth::pool_and_client;
 use crate::harness::*;
 
-async fn confirmed_user(s: &TestServer, pool_id: &str, username: &str, attrs: Value) {
-    s.idp(
-        "AdminCreateUser",
-        json!({"UserPoolId": pool_id, "Username": username, "MessageAction": "SUPPRESS",
-               "TemporaryPassword": "Temp0rary!pw", "UserAttributes": attrs}),
-    )
-    .await
-    .ok();
-    s.idp(
-        "AdminSetUserPassword",
-        json!({"UserPoolId": pool_id, "Username": username, "Password": "Str0ng!pass", "Permanent": true}),
-    )
-    .await
-    .ok();
-}
-
 /// One SRP sign-in as identity-js does it; returns the RespondToAuthChallenge reply.
 async fn srp_sign_in(
     s: &TestServer,
