@@ -116,6 +116,7 @@ impl CredentialProvider for AdminCredentials {
             Ok(Some(SigningIdentity {
                 secret_access_key: self.secret_access_key.clone(),
                 principal: self.principal.clone(),
+                restriction: None,
             }))
         } else {
             Ok(None)

@@ -57,6 +57,9 @@ pub struct Config {
     /// callers allowed to wait for one before TooManyRequestsException.
     pub hash_concurrency: Option<u32>,
     pub hash_queue: u32,
+    /// The key id that seals new temporary-credential session tokens; the
+    /// previous id's tokens are still accepted (rotation: add one).
+    pub session_key_id: u32,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             argon2_parallelism: 1,
             hash_concurrency: None,
             hash_queue: 32,
+            session_key_id: 1,
         }
     }
 }
@@ -128,6 +132,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("argon2_parallelism", Kind::Integer),
     ("hash_concurrency", Kind::Integer),
     ("hash_queue", Kind::Integer),
+    ("session_key_id", Kind::Integer),
 ];
 
 impl Config {

@@ -91,6 +91,13 @@ impl Database {
         }
     }
 
+    pub fn broker_store(&self) -> Arc<dyn sts_broker::store::BrokerStore> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(sts_broker::store::SqliteBrokerStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(sts_broker::store::PgBrokerStore::new(pool.clone())),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Sqlite(pool) => pool.close().await,

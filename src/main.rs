@@ -34,6 +34,10 @@ enum Command {
         #[arg(long)]
         pool_id: String,
     },
+    /// Print the key ring that verifies temporary credentials, for resource
+    /// servers using the sts-broker library or tower layer
+    /// (CIRRUS_SESSION_KEYS). It can also mint credentials: keep it secret.
+    SessionKeys,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,11 @@ fn main() -> ExitCode {
                     println!("pool {pool_id} now signs with key {kid}");
                 })
             }
+            Command::SessionKeys => cirrus::server::master_key(&config).and_then(|key| {
+                let ring = cirrus::server::session_keys(&config, &key)?;
+                println!("{}", ring.export(&key));
+                Ok(())
+            }),
             Command::Serve => serve(config).await,
         }
     });

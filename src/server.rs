@@ -95,10 +95,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .to_string();
 
     let pools = Arc::new(user_pools(&config, &db, &key, &public_url)?);
-    let front = AwsFront::new(Arc::new(admin.clone()))
+    let broker = Arc::new(broker(&config, &db, &key, &public_url, pools.clone())?);
+    let credentials = Credentials {
+        admin: admin.clone(),
+        sessions: sts_broker::verify::SessionCredentials::new(broker.session_keys.clone()),
+    };
+    let front = AwsFront::new(Arc::new(credentials))
         .with_json(Arc::new(idp::UserPoolApi::new(pools.clone())))
-        .with_query(Arc::new(sts_broker::StsApi));
-    let app = router(front, idp::http::routes(pools), db.clone(), &config);
+        .with_json(Arc::new(sts_broker::IdentityApi::new(broker.clone())))
+        .with_query(Arc::new(sts_broker::StsApi::new(broker.clone())))
+        .with_query(Arc::new(sts_broker::iam::IamApi::new(broker.clone())));
+    let per_pool = idp::http::routes(pools).merge(sts_broker::http::routes(broker));
+    let app = router(front, per_pool, db.clone(), &config);
 
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -185,6 +193,73 @@ pub fn user_pools(
     };
     let delivery = Delivery { email, sms, default_from: config.email_from.clone() };
     Ok(idp::UserPools::new(db.idp_store(), key.clone(), settings, hasher, delivery))
+}
+
+/// The session keys of temporary credentials: `session_key_id` seals, the
+/// previous id still opens.
+pub fn session_keys(config: &Config, key: &MasterKey) -> anyhow::Result<sts_broker::SessionKeys> {
+    let current = config.session_key_id;
+    let accepted: Vec<u32> = current.checked_sub(1).filter(|p| *p > 0).into_iter().collect();
+    sts_broker::SessionKeys::derive(key, current, &accepted).map_err(|e| anyhow::anyhow!("session keys: {e}"))
+}
+
+/// The identity-pool broker, trusting this process's user pools directly.
+pub fn broker(
+    config: &Config,
+    db: &Database,
+    key: &MasterKey,
+    public_url: &str,
+    pools: Arc<idp::UserPools>,
+) -> anyhow::Result<sts_broker::Broker> {
+    let settings = sts_broker::BrokerSettings {
+        region: config.region.clone(),
+        account_id: config.account_id.clone(),
+        public_url: public_url.to_string(),
+    };
+    Ok(sts_broker::Broker::new(
+        db.broker_store(),
+        key.clone(),
+        session_keys(config, key)?,
+        Some(Arc::new(PoolDirectory(pools))),
+        settings,
+    ))
+}
+
+/// The broker's view of this process's user pools: issuer and JWKS.
+struct PoolDirectory(Arc<idp::UserPools>);
+
+#[async_trait::async_trait]
+impl sts_broker::UserPoolDirectory for PoolDirectory {
+    async fn user_pool_keys(&self, pool_id: &str) -> Result<Option<(String, serde_json::Value)>, String> {
+        match self.0.jwks(pool_id).await {
+            Ok(jwks) => Ok(Some((self.0.issuer(pool_id), jwks))),
+            Err(idp::error::IdpError::ResourceNotFound(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The admin key, then temporary credentials minted by the broker.
+struct Credentials {
+    admin: AdminCredentials,
+    sessions: sts_broker::verify::SessionCredentials,
+}
+
+#[async_trait::async_trait]
+impl awsapi::CredentialProvider for Credentials {
+    async fn lookup(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+    ) -> Result<Option<awsapi::SigningIdentity>, awsapi::AwsError> {
+        if let Some(found) = self.admin.lookup(access_key_id, session_token).await? {
+            return Ok(Some(found));
+        }
+        if access_key_id.starts_with("ASIA") {
+            return self.sessions.lookup(access_key_id, session_token).await;
+        }
+        Ok(None)
+    }
 }
 
 fn router(front: AwsFront, per_pool: Router, db: Database, config: &Config) -> Router {

@@ -51,6 +51,10 @@ pub trait JsonService: Send + Sync {
     fn signing_name(&self) -> &'static str;
     /// `None` for an operation the service does not have.
     fn access(&self, operation: &str) -> Option<Access>;
+    /// Operations any signed caller may call, whatever its policy allows.
+    fn unrestricted(&self, _operation: &str) -> bool {
+        false
+    }
     async fn call_public(
         &self,
         operation: &str,
@@ -73,6 +77,11 @@ pub trait QueryService: Send + Sync {
     /// e.g. `https://sts.amazonaws.com/doc/2011-06-15/`.
     fn xml_namespace(&self) -> &'static str;
     fn access(&self, action: &str) -> Option<Access>;
+    /// Actions any signed caller may call, whatever its policy allows
+    /// (STS `GetCallerIdentity`).
+    fn unrestricted(&self, _action: &str) -> bool {
+        false
+    }
     /// Returns the inside of `<ActionResult>`.
     async fn call_public(
         &self,
@@ -149,6 +158,10 @@ impl AwsFront {
                     .verify(method, uri, headers, body, service.signing_name())
                     .await
                     .map_err(|e| e.to_json_error())?;
+                let action = format!("{}:{operation}", service.signing_name());
+                if !service.unrestricted(operation) && !caller.may(&action, ctx.source_ip.as_deref()) {
+                    return Err(access_denied(&caller, &action));
+                }
                 service.call_signed(operation, &caller, body, ctx).await
             }
         }
@@ -191,7 +204,17 @@ impl AwsFront {
         let result = match service.access(&action) {
             Some(Access::Signed) => {
                 match self.verify(method, uri, headers, body, service.signing_name()).await {
-                    Ok(caller) => service.call_signed(&action, &caller, &params, ctx).await,
+                    Ok(caller) => {
+                        let iam_action = format!("{}:{action}", service.signing_name());
+                        if !service.unrestricted(&action)
+                            && !caller.may(&iam_action, ctx.source_ip.as_deref())
+                        {
+                            Err(AwsError::new("AccessDenied", access_denied(&caller, &iam_action).message)
+                                .with_status(StatusCode::FORBIDDEN))
+                        } else {
+                            service.call_signed(&action, &caller, &params, ctx).await
+                        }
+                    }
                     Err(e) => Err(e.to_query_error()),
                 }
             }
@@ -215,6 +238,17 @@ impl AwsFront {
         }
         result
     }
+}
+
+fn access_denied(caller: &Principal, action: &str) -> AwsError {
+    AwsError::new(
+        "AccessDeniedException",
+        format!(
+            "User: {} is not authorized to perform: {action} because no identity-based policy allows the \
+             {action} action",
+            caller.arn()
+        ),
+    )
 }
 
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), AwsError> {

@@ -17,4 +17,4 @@ pub mod sigv4;
 
 pub use error::AwsError;
 pub use front::{Access, AwsFront, JsonService, QueryService, RequestContext};
-pub use sigv4::{CredentialProvider, Principal, PrincipalInfo, SigningIdentity};
+pub use sigv4::{Authorize, CredentialProvider, Principal, PrincipalInfo, SigningIdentity};

@@ -5,6 +5,7 @@
 //! two signatures are compared in constant time.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -29,11 +30,19 @@ pub struct PrincipalInfo {
     pub account_id: String,
 }
 
+/// Decides whether a caller whose rights are limited (temporary
+/// credentials scoped by a policy) may call `action` (`<service>:<Operation>`).
+pub trait Authorize: Send + Sync {
+    fn allows(&self, action: &str, source_ip: Option<&str>) -> bool;
+}
+
 /// A key's secret and owner.
 #[derive(Clone)]
 pub struct SigningIdentity {
     pub secret_access_key: String,
     pub principal: PrincipalInfo,
+    /// `None`: the key may call every signed operation (the admin key).
+    pub restriction: Option<Arc<dyn Authorize>>,
 }
 
 /// Resolves access key ids (and, for temporary keys, session tokens).
@@ -48,10 +57,21 @@ pub trait CredentialProvider: Send + Sync {
 
 /// A caller whose signature has been verified. Only [`verify`] makes one, so
 /// an operation that takes a `&Principal` cannot run unauthenticated.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Principal {
     info: PrincipalInfo,
     access_key_id: String,
+    restriction: Option<Arc<dyn Authorize>>,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("info", &self.info)
+            .field("access_key_id", &self.access_key_id)
+            .field("restricted", &self.restriction.is_some())
+            .finish()
+    }
 }
 
 impl Principal {
@@ -66,6 +86,10 @@ impl Principal {
     }
     pub fn access_key_id(&self) -> &str {
         &self.access_key_id
+    }
+    /// Whether this caller may call `action` (`<service>:<Operation>`).
+    pub fn may(&self, action: &str, source_ip: Option<&str>) -> bool {
+        self.restriction.as_ref().is_none_or(|r| r.allows(action, source_ip))
     }
 }
 
@@ -208,6 +232,9 @@ pub async fn verify(
 ) -> Result<Principal, SigV4Error> {
     let header_str = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     let Some(authorization) = req.headers.get(http::header::AUTHORIZATION) else {
+        if req.uri.query().is_some_and(|q| q.contains("X-Amz-Signature=")) {
+            return verify_presigned(req, service, now, provider).await;
+        }
         return Err(SigV4Error::Missing);
     };
     let authorization = authorization
@@ -316,10 +343,201 @@ pub async fn verify(
         .signature()
         .to_string();
     if bool::from(expected.as_bytes().ct_eq(auth.signature.to_ascii_lowercase().as_bytes())) {
-        Ok(Principal { info: identity.principal, access_key_id: auth.access_key_id.to_string() })
+        Ok(Principal {
+            info: identity.principal,
+            access_key_id: auth.access_key_id.to_string(),
+            restriction: identity.restriction,
+        })
     } else {
         Err(SigV4Error::Mismatch(MISMATCH.to_string()))
     }
+}
+
+/// The authentication parameters of a presigned URL.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PresignedParams {
+    pub access_key_id: String,
+    pub date: String,
+    pub region: String,
+    pub service: String,
+    pub amz_date: String,
+    pub expires: u64,
+    pub signed_headers: Vec<String>,
+    pub signature: String,
+    pub security_token: Option<String>,
+    /// The query without the authentication parameters, as it was signed.
+    pub rest_of_query: Vec<(String, String)>,
+}
+
+/// Parses the `X-Amz-*` parameters of a presigned request's query.
+pub fn parse_presigned(query: &str) -> Result<PresignedParams, SigV4Error> {
+    let incomplete = |m: &str| SigV4Error::Incomplete(m.to_string());
+    let mut found: std::collections::HashMap<&'static str, String> = std::collections::HashMap::new();
+    let mut rest = Vec::new();
+    const AUTH: [&str; 7] = [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+    ];
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match AUTH.iter().find(|a| **a == k) {
+            Some(name) => {
+                if found.insert(name, v.into_owned()).is_some() {
+                    return Err(SigV4Error::Incomplete(format!("{name} is given more than once.")));
+                }
+            }
+            None => rest.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    let mut take = |name: &str| {
+        found.remove(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            SigV4Error::Incomplete(format!("Query-string authentication requires the {name} parameter."))
+        })
+    };
+    if take("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {
+        return Err(incomplete("Only AWS4-HMAC-SHA256 is accepted as X-Amz-Algorithm."));
+    }
+    let credential = take("X-Amz-Credential")?;
+    let amz_date = take("X-Amz-Date")?;
+    let expires = take("X-Amz-Expires")?;
+    let signed = take("X-Amz-SignedHeaders")?;
+    let signature = take("X-Amz-Signature")?;
+    let security_token = found.remove("X-Amz-Security-Token");
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, date, region, service, "aws4_request"] = scope[..] else {
+        return Err(incomplete(
+            "X-Amz-Credential must have the form <access key id>/<date>/<region>/<service>/aws4_request.",
+        ));
+    };
+    if access_key_id.is_empty() {
+        return Err(incomplete("X-Amz-Credential names no access key id."));
+    }
+    let expires: u64 = expires
+        .parse()
+        .ok()
+        .filter(|e| (1..=604_800).contains(e))
+        .ok_or_else(|| incomplete("X-Amz-Expires must be a number of seconds from 1 to 604800."))?;
+    if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(incomplete("X-Amz-Signature must be 64 hexadecimal characters."));
+    }
+    Ok(PresignedParams {
+        access_key_id: access_key_id.to_string(),
+        date: date.to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
+        amz_date,
+        expires,
+        signed_headers: signed.split(';').map(str::to_string).collect(),
+        signature: signature.to_ascii_lowercase(),
+        security_token,
+        rest_of_query: rest,
+    })
+}
+
+/// Checks the `Authorization` header's syntax only (fuzzing, diagnostics).
+pub fn check_authorization_header(value: &str) -> Result<(), SigV4Error> {
+    parse_authorization(value).map(|_| ())
+}
+
+async fn verify_presigned(
+    req: &SignedRequest<'_>,
+    service: &str,
+    now: OffsetDateTime,
+    provider: &dyn CredentialProvider,
+) -> Result<Principal, SigV4Error> {
+    let p = parse_presigned(req.uri.query().unwrap_or_default())?;
+    let signed_at = parse_amz_date(&p.amz_date).ok_or_else(|| {
+        SigV4Error::Incomplete(format!(
+            "X-Amz-Date '{}' must have the form YYYYMMDD'T'HHMMSS'Z'.",
+            p.amz_date
+        ))
+    })?;
+    if signed_at > now + MAX_SKEW {
+        return Err(SigV4Error::Mismatch("Request is not yet valid: X-Amz-Date is in the future.".into()));
+    }
+    if now > signed_at + Duration::seconds(p.expires as i64) {
+        return Err(SigV4Error::Mismatch("Request has expired.".into()));
+    }
+    if !p.amz_date.starts_with(&p.date) || p.date.len() != 8 {
+        return Err(SigV4Error::Mismatch("Date in X-Amz-Credential does not match X-Amz-Date.".into()));
+    }
+    if p.service != service {
+        return Err(SigV4Error::Mismatch(format!(
+            "Credential should be scoped to correct service: '{service}'."
+        )));
+    }
+    if !p.signed_headers.iter().any(|h| h == "host") {
+        return Err(SigV4Error::Mismatch("'host' must be a signed header.".into()));
+    }
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(p.signed_headers.len());
+    for name in &p.signed_headers {
+        let mut any = false;
+        for v in req.headers.get_all(name.as_str()) {
+            let v = v
+                .to_str()
+                .map_err(|_| SigV4Error::Incomplete(format!("Signed header '{name}' is not valid ASCII.")))?;
+            headers.push((name.as_str(), v));
+            any = true;
+        }
+        if !any {
+            return Err(SigV4Error::Mismatch(format!("Signed header '{name}' is not in the request.")));
+        }
+    }
+    let identity = provider
+        .lookup(&p.access_key_id, p.security_token.as_deref())
+        .await
+        .map_err(SigV4Error::Provider)?
+        .ok_or(SigV4Error::UnknownKey)?;
+    let mut target = req.uri.path().to_string();
+    if !p.rest_of_query.is_empty() {
+        target.push('?');
+        target.push_str(
+            &form_urlencoded::Serializer::new(String::new()).extend_pairs(&p.rest_of_query).finish(),
+        );
+    }
+    let credentials = Credentials::new(
+        &p.access_key_id,
+        identity.secret_access_key.clone(),
+        p.security_token.clone(),
+        None,
+        "cirrus",
+    );
+    let identity_for_signing = credentials.into();
+    // Clients hash the payload (botocore over http) or send it unsigned (S3-style presigning).
+    for body in [SignableBody::Bytes(req.body), SignableBody::UnsignedPayload] {
+        let signable =
+            SignableRequest::new(req.method, Cow::Borrowed(target.as_str()), headers.iter().copied(), body)
+                .map_err(|e| SigV4Error::Incomplete(format!("The request cannot be canonicalised: {e}")))?;
+        let mut settings = SigningSettings::default();
+        settings.excluded_headers = Some(Vec::new());
+        settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+        settings.expires_in = Some(std::time::Duration::from_secs(p.expires));
+        let params = v4::SigningParams::builder()
+            .identity(&identity_for_signing)
+            .region(&p.region)
+            .name(service)
+            .time(SystemTime::from(signed_at))
+            .settings(settings)
+            .build()
+            .map_err(|e| SigV4Error::Provider(internal(e)))?
+            .into();
+        let expected = sign(signable, &params)
+            .map_err(|e| SigV4Error::Incomplete(format!("The request cannot be canonicalised: {e}")))?
+            .signature()
+            .to_string();
+        if bool::from(expected.as_bytes().ct_eq(p.signature.as_bytes())) {
+            return Ok(Principal {
+                info: identity.principal,
+                access_key_id: p.access_key_id,
+                restriction: identity.restriction,
+            });
+        }
+    }
+    Err(SigV4Error::Mismatch(MISMATCH.to_string()))
 }
 
 fn internal(e: impl std::fmt::Display) -> AwsError {

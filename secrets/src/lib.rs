@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
-use zeroize::Zeroizing;
+pub use zeroize::Zeroizing;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 24;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod broker;
 mod harness;
 mod import;
 mod lifecycle;

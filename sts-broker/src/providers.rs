@@ -1,0 +1,280 @@
+//! Verifying the web-identity tokens that come in (user-pool ID tokens,
+//! any registered OpenID Connect provider's ID tokens, the broker's own
+//! OpenID tokens) and signing the broker's own.
+//!
+//! The broker trusts a Cirrus user pool as it trusts any OIDC provider: by
+//! issuer and JWKS. In one process the binary hands it a
+//! [`UserPoolDirectory`] that reads the pool keys directly; OIDC providers'
+//! keys are found by discovery and cached, refetched when a token names a
+//! key the cache does not have (rotation), at most every few seconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrets::MasterKey;
+use serde_json::{Map, Value};
+
+use crate::store::BrokerStore;
+
+/// How long fetched provider keys are trusted before a refetch.
+const JWKS_TTL: Duration = Duration::from_secs(600);
+/// The least time between two refetches for an unknown `kid`.
+const REFETCH_EVERY: Duration = Duration::from_secs(5);
+/// Clock skew allowed on `exp`, `nbf`, `iat`.
+const LEEWAY_SECONDS: u64 = 300;
+
+pub type Claims = Map<String, Value>;
+
+/// The user pools of this deployment, as the broker needs them.
+#[async_trait]
+pub trait UserPoolDirectory: Send + Sync {
+    /// The pool's issuer and JWKS (`{"keys": [...]}`), or None when there is
+    /// no such pool.
+    async fn user_pool_keys(&self, pool_id: &str) -> Result<Option<(String, Value)>, String>;
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFailure {
+    Invalid(String),
+    Expired,
+    /// The provider's keys could not be fetched.
+    Unreachable(String),
+}
+
+struct CachedKeys {
+    fetched: Instant,
+    keys: JwkSet,
+}
+
+/// Verifies JWTs against issuers' keys.
+pub struct TokenVerifier {
+    user_pools: Option<Arc<dyn UserPoolDirectory>>,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, CachedKeys>>,
+}
+
+impl TokenVerifier {
+    pub fn new(user_pools: Option<Arc<dyn UserPoolDirectory>>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { user_pools, http, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// A user-pool ID token: RS256 with the pool's keys, the pool's issuer,
+    /// `token_use` = id, `aud` one of `clients` (any when empty).
+    pub async fn verify_user_pool(
+        &self,
+        pool_id: &str,
+        token: &str,
+        clients: &[String],
+    ) -> Result<Claims, TokenFailure> {
+        let directory =
+            self.user_pools.as_ref().ok_or_else(|| TokenFailure::Invalid("no user pools here".into()))?;
+        let (issuer, jwks) = directory
+            .user_pool_keys(pool_id)
+            .await
+            .map_err(TokenFailure::Unreachable)?
+            .ok_or_else(|| TokenFailure::Invalid(format!("no user pool {pool_id}")))?;
+        let keys: JwkSet =
+            serde_json::from_value(jwks).map_err(|e| TokenFailure::Unreachable(format!("pool JWKS: {e}")))?;
+        let claims = verify_jwt(token, &keys, &issuer, clients, &[Algorithm::RS256])?;
+        if claims.get("token_use").and_then(Value::as_str) != Some("id") {
+            return Err(TokenFailure::Invalid("not an ID token".into()));
+        }
+        Ok(claims)
+    }
+
+    /// An OpenID Connect provider's ID token: keys by discovery from
+    /// `issuer`, `aud` (or `azp`) one of `clients` (any when empty).
+    pub async fn verify_oidc(
+        &self,
+        issuer: &str,
+        token: &str,
+        clients: &[String],
+    ) -> Result<Claims, TokenFailure> {
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenFailure::Invalid(format!("header: {e}")))?
+            .kid;
+        let keys = self.provider_keys(issuer, kid.as_deref()).await?;
+        let algorithms = [
+            Algorithm::RS256,
+            Algorithm::RS384,
+            Algorithm::RS512,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::PS256,
+        ];
+        verify_jwt(token, &keys, issuer, clients, &algorithms)
+    }
+
+    async fn provider_keys(&self, issuer: &str, kid: Option<&str>) -> Result<JwkSet, TokenFailure> {
+        let cached = {
+            let cache = self.cache.lock().map_err(|_| TokenFailure::Unreachable("key cache".into()))?;
+            cache.get(issuer).map(|c| (c.fetched, c.keys.clone()))
+        };
+        if let Some((fetched, keys)) = cached {
+            let fresh = fetched.elapsed() < JWKS_TTL;
+            let has_kid = kid.is_none_or(|k| keys.find(k).is_some());
+            if fresh && (has_kid || fetched.elapsed() < REFETCH_EVERY) {
+                return Ok(keys);
+            }
+        }
+        let keys = self.fetch_keys(issuer).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(issuer.to_string(), CachedKeys { fetched: Instant::now(), keys: keys.clone() });
+        }
+        Ok(keys)
+    }
+
+    async fn fetch_keys(&self, issuer: &str) -> Result<JwkSet, TokenFailure> {
+        let unreachable = |e: reqwest::Error| TokenFailure::Unreachable(format!("{issuer}: {e}"));
+        let discovery = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let config: Value = self
+            .http
+            .get(&discovery)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unreachable)?
+            .json()
+            .await
+            .map_err(unreachable)?;
+        if config.get("issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(TokenFailure::Unreachable(format!("{discovery} names another issuer")));
+        }
+        let jwks_uri = config
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TokenFailure::Unreachable(format!("{discovery} has no jwks_uri")))?;
+        self.http
+            .get(jwks_uri)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unreachable)?
+            .json()
+            .await
+            .map_err(unreachable)
+    }
+}
+
+/// Checks signature (with an algorithm from `algorithms`, matching the
+/// key's), issuer, times and audience; returns the claims.
+pub fn verify_jwt(
+    token: &str,
+    keys: &JwkSet,
+    issuer: &str,
+    audiences: &[String],
+    algorithms: &[Algorithm],
+) -> Result<Claims, TokenFailure> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| TokenFailure::Invalid(format!("header: {e}")))?;
+    if !algorithms.contains(&header.alg) {
+        return Err(TokenFailure::Invalid(format!("algorithm {:?} is not accepted", header.alg)));
+    }
+    let jwk = match &header.kid {
+        Some(kid) => keys.find(kid),
+        None if keys.keys.len() == 1 => keys.keys.first(),
+        None => None,
+    }
+    .ok_or_else(|| TokenFailure::Invalid("signed with an unknown key".into()))?;
+    if let Some(alg) = jwk.common.key_algorithm
+        && format!("{alg:?}") != format!("{:?}", header.alg)
+    {
+        return Err(TokenFailure::Invalid("the token's algorithm is not its key's".into()));
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| TokenFailure::Invalid(format!("key: {e}")))?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenFailure::Expired,
+            _ => TokenFailure::Invalid(e.to_string()),
+        })?
+        .claims;
+    if !audiences.is_empty() {
+        let mut token_audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if let Some(azp) = claims.get("azp").and_then(Value::as_str) {
+            token_audiences.push(azp);
+        }
+        if !token_audiences.iter().any(|a| audiences.iter().any(|c| c == a)) {
+            return Err(TokenFailure::Invalid("the token's audience is not a client of this pool".into()));
+        }
+    }
+    Ok(claims)
+}
+
+/// The broker's own RSA key, which signs its OpenID tokens.
+pub struct BrokerKey {
+    pub kid: String,
+    encoding: EncodingKey,
+    pub jwks: JwkSet,
+}
+
+impl BrokerKey {
+    /// The newest stored key, made (and stored sealed) on first use.
+    pub async fn load_or_create(
+        store: &dyn BrokerStore,
+        master: &MasterKey,
+        now_ms: i64,
+    ) -> Result<Self, String> {
+        let mut stored = store.signing_keys().await.map_err(|e| e.to_string())?;
+        if stored.is_empty() {
+            let der = tokio::task::spawn_blocking(|| -> Result<Vec<u8>, String> {
+                let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|e| format!("RSA keygen: {e}"))?;
+                Ok(pair.as_der().map_err(|e| format!("RSA key DER: {e}"))?.as_ref().to_vec())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            let kid = format!("broker-{}", secrets::random_string(16, secrets::ALNUM));
+            // Another instance may have made one meanwhile: then use the stored one.
+            let _ = store.insert_signing_key(&kid, &master.seal(&der, kid.as_bytes()), now_ms).await;
+            stored = store.signing_keys().await.map_err(|e| e.to_string())?;
+        }
+        let mut keys = Vec::new();
+        let mut newest = None;
+        for (kid, sealed, _) in &stored {
+            let der = master.open(sealed, kid.as_bytes()).map_err(|e| format!("broker key {kid}: {e}"))?;
+            let encoding = EncodingKey::from_rsa_pem(pem(&der).as_bytes()).map_err(|e| e.to_string())?;
+            let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(|e| e.to_string())?;
+            jwk.common.key_id = Some(kid.clone());
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            keys.push(jwk);
+            newest = Some((kid.clone(), encoding));
+        }
+        let (kid, encoding) = newest.ok_or("no broker key")?;
+        Ok(Self { kid, encoding, jwks: JwkSet { keys } })
+    }
+
+    pub fn sign(&self, claims: &Value) -> Result<String, String> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string())
+    }
+}
+
+fn pem(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
+}
