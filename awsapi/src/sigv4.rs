@@ -283,21 +283,7 @@ pub async fn verify(
         }
     }
 
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(auth.signed_headers.len());
-    for name in &auth.signed_headers {
-        let values = req.headers.get_all(*name);
-        let mut any = false;
-        for v in values {
-            let v = v
-                .to_str()
-                .map_err(|_| SigV4Error::Incomplete(format!("Signed header '{name}' is not valid ASCII.")))?;
-            headers.push((name, v));
-            any = true;
-        }
-        if !any {
-            return Err(SigV4Error::Mismatch(format!("Signed header '{name}' is not in the request.")));
-        }
-    }
+    let headers = signed_header_values(req.headers, &auth.signed_headers)?;
 
     let body = match header_str("x-amz-content-sha256") {
         Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
@@ -438,6 +424,29 @@ pub fn parse_presigned(query: &str) -> Result<PresignedParams, SigV4Error> {
     })
 }
 
+/// The values of the headers a client says it signed, each of which must be
+/// in the request.
+fn signed_header_values<'a>(
+    headers: &'a HeaderMap,
+    names: &[&'a str],
+) -> Result<Vec<(&'a str, &'a str)>, SigV4Error> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let mut any = false;
+        for v in headers.get_all(*name) {
+            let v = v
+                .to_str()
+                .map_err(|_| SigV4Error::Incomplete(format!("Signed header '{name}' is not valid ASCII.")))?;
+            out.push((*name, v));
+            any = true;
+        }
+        if !any {
+            return Err(SigV4Error::Mismatch(format!("Signed header '{name}' is not in the request.")));
+        }
+    }
+    Ok(out)
+}
+
 /// Checks the `Authorization` header's syntax only (fuzzing, diagnostics).
 pub fn check_authorization_header(value: &str) -> Result<(), SigV4Error> {
     parse_authorization(value).map(|_| ())
@@ -473,20 +482,8 @@ async fn verify_presigned(
     if !p.signed_headers.iter().any(|h| h == "host") {
         return Err(SigV4Error::Mismatch("'host' must be a signed header.".into()));
     }
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(p.signed_headers.len());
-    for name in &p.signed_headers {
-        let mut any = false;
-        for v in req.headers.get_all(name.as_str()) {
-            let v = v
-                .to_str()
-                .map_err(|_| SigV4Error::Incomplete(format!("Signed header '{name}' is not valid ASCII.")))?;
-            headers.push((name.as_str(), v));
-            any = true;
-        }
-        if !any {
-            return Err(SigV4Error::Mismatch(format!("Signed header '{name}' is not in the request.")));
-        }
-    }
+    let names: Vec<&str> = p.signed_headers.iter().map(String::as_str).collect();
+    let headers = signed_header_values(req.headers, &names)?;
     let identity = provider
         .lookup(&p.access_key_id, p.security_token.as_deref())
         .await

@@ -721,9 +721,16 @@ impl Broker {
     /// pool's authenticated / unauthenticated role.
     fn choose_role(&self, pool: &Pool, logins: &[Login], custom: Option<&str>) -> Result<String, AwsError> {
         let roles = &pool.config.roles;
+        let unauthenticated = || roles.get("unauthenticated").cloned().ok_or_else(bad_config);
         let Some(login) = logins.first() else {
-            return roles.get("unauthenticated").cloned().ok_or_else(bad_config);
+            return unauthenticated();
         };
+        // The broker's own token of an unauthenticated identity.
+        if login.kind == LoginKind::Broker
+            && string_list(login.claims.get("amr")).iter().any(|a| a == "unauthenticated")
+        {
+            return unauthenticated();
+        }
         let default = || roles.get("authenticated").cloned().ok_or_else(bad_config);
         let mapping_key = match &login.kind {
             LoginKind::UserPool { client_id } => Some(format!("{}:{client_id}", login.provider)),
