@@ -61,6 +61,7 @@ pub struct TokenVerifier {
     user_pools: Option<Arc<dyn UserPoolDirectory>>,
     http: reqwest::Client,
     cache: Mutex<HashMap<String, CachedKeys>>,
+    refetch_every: Duration,
 }
 
 impl TokenVerifier {
@@ -69,7 +70,7 @@ impl TokenVerifier {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { user_pools, http, cache: Mutex::new(HashMap::new()) }
+        Self { user_pools, http, cache: Mutex::new(HashMap::new()), refetch_every: REFETCH_EVERY }
     }
 
     /// A user-pool ID token: RS256 with the pool's keys, the pool's issuer,
@@ -127,7 +128,7 @@ impl TokenVerifier {
         if let Some((fetched, keys)) = cached {
             let fresh = fetched.elapsed() < JWKS_TTL;
             let has_kid = kid.is_none_or(|k| keys.find(k).is_some());
-            if fresh && (has_kid || fetched.elapsed() < REFETCH_EVERY) {
+            if fresh && (has_kid || fetched.elapsed() < self.refetch_every) {
                 return Ok(keys);
             }
         }
@@ -277,4 +278,118 @@ fn pem(der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
     format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::routing::get;
+    use serde_json::json;
+
+    use super::*;
+
+    struct Issuer {
+        base: String,
+        keys: Mutex<Vec<Jwk>>,
+        fetches: AtomicUsize,
+    }
+
+    fn key(kid: &str) -> (EncodingKey, Jwk) {
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let encoding = EncodingKey::from_rsa_pem(pem(pair.as_der().unwrap().as_ref()).as_bytes()).unwrap();
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
+        jwk.common.key_id = Some(kid.into());
+        (encoding, jwk)
+    }
+
+    fn token(key: &EncodingKey, kid: &str, iss: &str, aud: &str, exp_in: i64) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        let claims = json!({"iss": iss, "sub": "user-1", "aud": aud, "iat": now, "exp": now + exp_in});
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    }
+
+    async fn serve() -> Arc<Issuer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = Arc::new(Issuer { base, keys: Mutex::new(Vec::new()), fetches: AtomicUsize::new(0) });
+        let app = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(|State(i): State<Arc<Issuer>>| async move {
+                    axum::Json(json!({"issuer": i.base, "jwks_uri": format!("{}/jwks", i.base)}))
+                }),
+            )
+            .route(
+                "/jwks",
+                get(|State(i): State<Arc<Issuer>>| async move {
+                    i.fetches.fetch_add(1, Ordering::SeqCst);
+                    let keys = i.keys.lock().unwrap().clone();
+                    axum::Json(JwkSet { keys })
+                }),
+            )
+            .with_state(issuer.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        issuer
+    }
+
+    #[tokio::test]
+    async fn oidc_keys_by_discovery_cached_and_refetched_on_rotation() {
+        let issuer = serve().await;
+        let (k1, j1) = key("k1");
+        let (k2, j2) = key("k2");
+        issuer.keys.lock().unwrap().push(j1);
+        let mut verifier = TokenVerifier::new(None);
+        verifier.refetch_every = Duration::ZERO;
+        let clients = vec!["client-a".to_string()];
+        let iss = issuer.base.clone();
+
+        let claims =
+            verifier.verify_oidc(&iss, &token(&k1, "k1", &iss, "client-a", 300), &clients).await.unwrap();
+        assert_eq!(claims["sub"], "user-1");
+        verifier.verify_oidc(&iss, &token(&k1, "k1", &iss, "client-a", 300), &clients).await.unwrap();
+        assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "the second token is checked against the cache");
+
+        // Refusals: another audience, expired, another issuer, a key we never published.
+        let other_aud = verifier.verify_oidc(&iss, &token(&k1, "k1", &iss, "client-b", 300), &clients).await;
+        assert!(matches!(other_aud, Err(TokenFailure::Invalid(_))));
+        let expired = verifier.verify_oidc(&iss, &token(&k1, "k1", &iss, "client-a", -600), &clients).await;
+        assert_eq!(expired.unwrap_err(), TokenFailure::Expired);
+        let wrong_iss =
+            verifier.verify_oidc(&iss, &token(&k1, "k1", "http://evil", "client-a", 300), &clients).await;
+        assert!(matches!(wrong_iss, Err(TokenFailure::Invalid(_))));
+        let forged = token(&k2, "k1", &iss, "client-a", 300);
+        assert!(matches!(verifier.verify_oidc(&iss, &forged, &clients).await, Err(TokenFailure::Invalid(_))));
+
+        // Rotation: the issuer now signs with k2; a k2 token makes the cache refetch.
+        issuer.keys.lock().unwrap().push(j2);
+        let before = issuer.fetches.load(Ordering::SeqCst);
+        verifier.verify_oidc(&iss, &token(&k2, "k2", &iss, "client-a", 300), &clients).await.unwrap();
+        assert_eq!(issuer.fetches.load(Ordering::SeqCst), before + 1);
+
+        // An HS256 token made with the public key as secret is refused (algorithm pinning).
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let hs = jsonwebtoken::encode(
+            &header,
+            &json!({"iss": iss, "sub": "x", "aud": "client-a", "exp": 4_000_000_000i64}),
+            &EncodingKey::from_secret(b"public"),
+        )
+        .unwrap();
+        assert!(matches!(verifier.verify_oidc(&iss, &hs, &clients).await, Err(TokenFailure::Invalid(_))));
+
+        // An unreachable issuer is not an invalid token.
+        let gone = verifier
+            .verify_oidc(
+                "http://127.0.0.1:9",
+                &token(&k1, "k1", "http://127.0.0.1:9", "client-a", 300),
+                &clients,
+            )
+            .await;
+        assert!(matches!(gone, Err(TokenFailure::Unreachable(_))));
+    }
 }
