@@ -237,6 +237,20 @@ impl sts_broker::UserPoolDirectory for PoolDirectory {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn sign_in_active(
+        &self,
+        pool_id: &str,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool, String> {
+        let text = |k: &str| claims.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+        match self.0.sign_in_active(pool_id, text("cognito:username"), text("sub"), text("origin_jti")).await
+        {
+            Ok(active) => Ok(active),
+            Err(idp::error::IdpError::ResourceNotFound(_)) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 /// The admin key, then temporary credentials minted by the broker.

@@ -487,6 +487,23 @@ impl Broker {
                 .verify_user_pool(user_pool, token, &clients)
                 .await
                 .map_err(|f| token_error(key, f))?;
+            let aud = claim_text(&claims, "aud").unwrap_or_default();
+            let check = pool.config.cognito_identity_providers.iter().any(|p| {
+                p.server_side_token_check
+                    && p.client_id == aud
+                    && self.user_pool_of_key(&p.provider_name) == Some(user_pool)
+            });
+            if check
+                && !self
+                    .tokens
+                    .user_pool_sign_in_active(user_pool, &claims)
+                    .await
+                    .map_err(|f| token_error(key, f))?
+            {
+                return Err(not_authorized(format!(
+                    "Invalid login token. The user of this {key} token is disabled, deleted or signed out."
+                )));
+            }
             let subject = claim_text(&claims, "sub").unwrap_or_default();
             let client_id = claim_text(&claims, "aud").unwrap_or_default();
             return Ok(Login {
@@ -642,13 +659,40 @@ impl Broker {
             }
             return Ok((pool, identity, verified));
         }
-        // Logins not yet linked are linked now (an unauthenticated identity
-        // becomes authenticated); a login of another identity is refused.
-        let resolved = self.resolve_identity(&pool, &verified, Some(identity_id)).await?;
-        if resolved != identity_id {
-            return Err(not_authorized(
-                "Logins don't match. Please include at least one valid login for this identity.",
-            ));
+        // Every login must be this identity's, or nobody's yet: those are
+        // linked now (an unauthenticated identity becomes authenticated).
+        // A login of another identity never reaches this one.
+        let mismatch = || {
+            not_authorized(
+                "Logins don't match. Please include at least one valid login for this identity or identity pool.",
+            )
+        };
+        let now = self.now_ms();
+        for login in &verified {
+            let owner = match login.kind {
+                LoginKind::Broker => Some(login.subject.clone()),
+                _ => self
+                    .store
+                    .find_login(&pool.id, &login.provider, &login.subject)
+                    .await
+                    .map_err(store_error)?,
+            };
+            match owner {
+                Some(owner) if owner == identity.id => {}
+                Some(_) => return Err(mismatch()),
+                None => {
+                    if identity.logins.iter().any(|(p, _)| *p == login.provider) {
+                        return Err(mismatch());
+                    }
+                    self.store
+                        .add_login(&pool.id, &identity.id, &login.provider, &login.subject, now)
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::Conflict => mismatch(),
+                            e => store_error(e),
+                        })?;
+                }
+            }
         }
         let identity = self.identity(identity_id).await?;
         Ok((pool, identity, verified))

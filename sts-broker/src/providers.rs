@@ -40,6 +40,9 @@ pub trait UserPoolDirectory: Send + Sync {
     /// The pool's issuer and JWKS (`{"keys": [...]}`), or None when there is
     /// no such pool.
     async fn user_pool_keys(&self, pool_id: &str) -> Result<Option<(String, Value)>, String>;
+    /// `ServerSideTokenCheck`: whether the user an ID token names still
+    /// exists, is enabled, and was not signed out since.
+    async fn sign_in_active(&self, pool_id: &str, claims: &Claims) -> Result<bool, String>;
 }
 
 /// Why a token was not accepted.
@@ -95,6 +98,18 @@ impl TokenVerifier {
             return Err(TokenFailure::Invalid("not an ID token".into()));
         }
         Ok(claims)
+    }
+
+    /// `ServerSideTokenCheck` of a verified user-pool ID token.
+    pub async fn user_pool_sign_in_active(
+        &self,
+        pool_id: &str,
+        claims: &Claims,
+    ) -> Result<bool, TokenFailure> {
+        match &self.user_pools {
+            Some(d) => d.sign_in_active(pool_id, claims).await.map_err(TokenFailure::Unreachable),
+            None => Ok(false),
+        }
     }
 
     /// An OpenID Connect provider's ID token: keys by discovery from

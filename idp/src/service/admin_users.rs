@@ -164,6 +164,26 @@ impl UserPools {
             .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))
     }
 
+    /// For a relying party's server-side token check: the user still exists
+    /// with this `sub`, is enabled, and the sign-in `origin_jti` was not
+    /// revoked (RevokeToken, GlobalSignOut).
+    pub async fn sign_in_active(
+        &self,
+        pool_id: &str,
+        username: &str,
+        sub: &str,
+        origin_jti: &str,
+    ) -> Result<bool> {
+        let pool = self.describe_pool(pool_id).await?;
+        let Some(user) = self.find_user(&pool, username).await? else {
+            return Ok(false);
+        };
+        if !user.enabled || user.sub != sub {
+            return Ok(false);
+        }
+        Ok(self.store.origin_revoked(origin_jti).await? == Some(false))
+    }
+
     pub async fn admin_delete_user(&self, pool_id: &str, username: &str) -> Result<()> {
         let user = self.admin_get_user(pool_id, username).await?;
         self.store.delete_user(pool_id, &user.username_key).await?;
