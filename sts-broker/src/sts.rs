@@ -190,11 +190,16 @@ impl Broker {
                     ));
                 }
             };
-            let claims = self
-                .tokens
-                .verify_oidc(&provider.url, token, &provider.client_ids)
-                .await
-                .map_err(token_error)?;
+            // A user pool of this server is read in process (its issuer
+            // publishes no discovery document); any other issuer by discovery.
+            let own_pool = issuer
+                .strip_prefix(&format!("{}/", self.settings.public_url))
+                .filter(|p| !p.is_empty() && !p.contains('/'));
+            let claims = match own_pool {
+                Some(pool_id) => self.tokens.verify_user_pool(pool_id, token, &provider.client_ids).await,
+                None => self.tokens.verify_oidc(&provider.url, token, &provider.client_ids).await,
+            }
+            .map_err(token_error)?;
             let mut keys = BTreeMap::new();
             let prefix = provider.key().to_string();
             for name in ["aud", "sub", "azp", "amr"] {

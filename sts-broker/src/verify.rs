@@ -122,7 +122,9 @@ pub struct Authorized {
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// The signature is missing, malformed or wrong, or the key unknown.
+    /// The request is not signed at all.
+    Unsigned,
+    /// The signature is malformed or wrong, or the key unknown.
     Signature(String),
     /// The session token is tampered with or not from this broker.
     InvalidToken,
@@ -137,6 +139,7 @@ pub enum Refusal {
 impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Unsigned => "MissingAuthenticationToken",
             Self::Signature(_) => "SignatureDoesNotMatch",
             Self::InvalidToken => "InvalidToken",
             Self::Expired => "ExpiredToken",
@@ -147,6 +150,7 @@ impl Refusal {
 
     pub fn message(&self) -> String {
         match self {
+            Self::Unsigned => "Request is missing Authentication Token".into(),
             Self::Signature(m) => m.clone(),
             Self::InvalidToken => "The security token included in the request is invalid.".into(),
             Self::Expired => "The security token included in the request is expired.".into(),
@@ -234,6 +238,7 @@ impl Verifier {
             (_, Some(Err(TokenError::Expired))) => return Err(Refusal::Expired),
             (_, Some(Err(_))) => return Err(Refusal::InvalidToken),
             (Err(SigV4Error::Provider(_)), _) => return Err(Refusal::Internal),
+            (Err(SigV4Error::Missing), _) => return Err(Refusal::Unsigned),
             (Err(e), _) => return Err(Refusal::Signature(e.to_query_error().message)),
             (Ok(_), None) => return Err(Refusal::InvalidToken),
         };

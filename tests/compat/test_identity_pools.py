@@ -429,6 +429,26 @@ def test_classic_flow_disabled(sts_pub, cip, flow):
     expect_error("InvalidIdentityToken", assume, sts_pub, role_arn("photos-user"), token)
 
 
+def test_user_pool_id_token_with_sts(srv, idp, iam, sts_pub, up):
+    """A user-pool ID token goes to STS directly once its issuer is registered as an OIDC provider."""
+    issuer = f"{srv.endpoint}/{up['pool']}"
+    host = issuer.split("://", 1)[1]
+    client_id = up["client"]["ClientId"]
+    arn = iam.create_open_id_connect_provider(Url=issuer, ClientIDList=[client_id],
+                                              ThumbprintList=["0" * 40])["OpenIDConnectProviderArn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{host}:aud": client_id}}}]}
+    role = make_role(iam, "pool-token-role", trust)
+    token = login(idp, up)
+    resp = assume(sts_pub, role, token, name="pooltoken")
+    assert resp["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/pool-token-role/pooltoken"
+    assert resp["Audience"] == client_id and resp["Provider"] == issuer
+    forged = token.rsplit(".", 1)[0] + "." + ("A" * 342)
+    expect_error("InvalidIdentityToken", assume, sts_pub, role, forged)
+
+
 def test_trust_policy_for_another_pool(sts_pub, iam, classic):
     other = make_role(iam, unique("elsewhere"), cognito_trust(f"{REGION}:{uuid.uuid4()}"))
     expect_error("AccessDenied", assume, sts_pub, other, classic["token"], status=403)
