@@ -320,10 +320,9 @@ def test_resource_service_bad_signatures(photos, flow):
     c, url = flow["creds"], photo_url(photos, flow["iid"])
     mid = len(c["SessionToken"]) // 2
     bad = c["SessionToken"][:mid] + ("A" if c["SessionToken"][mid] != "A" else "B") + c["SessionToken"][mid + 1:]
-    assert_refused(send(signed(c, "GET", url, token=bad)), "InvalidToken", "SignatureDoesNotMatch")
+    assert_refused(send(signed(c, "GET", url, token=bad)), "InvalidToken")
     assert_refused(send(signed(c, "GET", url, secret=random_secret_key())), "SignatureDoesNotMatch")
-    assert_refused(requests.get(url, timeout=10), "SignatureDoesNotMatch", "MissingAuthenticationToken",
-                   "AccessDenied")
+    assert_refused(requests.get(url, timeout=10), "MissingAuthenticationToken")
     stale = send(signed(c, "GET", url, when=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=20)))
     assert_refused(stale, "SignatureDoesNotMatch")
     assert "expired" in stale.text.lower(), stale.text
