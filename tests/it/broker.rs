@@ -320,3 +320,107 @@ async fn developer_identities_link_lookup_merge_unlink() {
         s.finish().await;
     }
 }
+
+/// Credentials minted by one instance verify on another sharing the
+/// master key; rotating `session_key_id` keeps the previous key's
+/// credentials valid and retires older ones.
+#[tokio::test]
+async fn session_keys_rotate_across_instances() {
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path(), Backend::Postgres);
+    config.master_key = Some(master.into());
+    let instance = |n: u32| {
+        let mut c = config.clone();
+        c.session_key_id = n;
+        let d = tempfile::tempdir().unwrap();
+        c.data_dir = d.path().to_path_buf();
+        (c, d)
+    };
+    let a = TestServer::start_with(Backend::Postgres, config.clone(), dir).await;
+    let (cb, db) = instance(2);
+    let b = TestServer::start_with(Backend::Postgres, cb, db).await;
+    let (cc, dc) = instance(3);
+    let c = TestServer::start_with(Backend::Postgres, cc, dc).await;
+
+    let ipool = identity(
+        &a,
+        "CreateIdentityPool",
+        json!({"IdentityPoolName": "rot", "AllowUnauthenticatedIdentities": false, "DeveloperProviderName": "login.rot"}),
+        true,
+    )
+    .await;
+    let ipool_id = ipool.ok()["IdentityPoolId"].as_str().unwrap().to_string();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": "cognito-identity.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": ipool_id}}}]})
+    .to_string();
+    let role = query(
+        &a,
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "rot"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+        None,
+    )
+    .await;
+    let role_arn = xml_text(&role.text, "Arn");
+    identity(
+        &a,
+        "SetIdentityPoolRoles",
+        json!({"IdentityPoolId": ipool_id, "Roles": {"authenticated": role_arn}}),
+        true,
+    )
+    .await
+    .ok();
+
+    let from_a = creds_from(&a, &ipool_id).await;
+    let from_b = creds_from(&b, &ipool_id).await;
+    assert_eq!(who(&a, from_a.clone()).await.status, 200);
+    assert_eq!(who(&b, from_a.clone()).await.status, 200, "key 2 still accepts key 1's credentials");
+    let retired = who(&c, from_a).await;
+    assert_eq!(retired.status, 403, "key 3 no longer accepts key 1's: {}", retired.text);
+    assert_eq!(xml_text(&retired.text, "Code"), "InvalidClientTokenId");
+    let ok = who(&c, from_b).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert!(xml_text(&ok.text, "Arn").ends_with("assumed-role/rot/CognitoIdentityCredentials"));
+    b.finish().await;
+    c.finish().await;
+    a.finish().await;
+}
+
+/// Developer-identity credentials from instance `minter` (its current
+/// session key), as (akid, secret, token).
+async fn creds_from(minter: &TestServer, ipool_id: &str) -> (String, String, String) {
+    let t = identity(
+        minter,
+        "GetOpenIdTokenForDeveloperIdentity",
+        json!({"IdentityPoolId": ipool_id, "Logins": {"login.rot": "user-1"}}),
+        true,
+    )
+    .await;
+    let (iid, token) = (t.ok()["IdentityId"].clone(), t.ok()["Token"].clone());
+    let r = identity(
+        minter,
+        "GetCredentialsForIdentity",
+        json!({"IdentityId": iid, "Logins": {"cognito-identity.amazonaws.com": token}}),
+        false,
+    )
+    .await;
+    let c = r.ok()["Credentials"].clone();
+    let text = |k: &str| c[k].as_str().unwrap().to_string();
+    (text("AccessKeyId"), text("SecretKey"), text("SessionToken"))
+}
+
+async fn who(s: &TestServer, (akid, secret, token): (String, String, String)) -> Reply {
+    query(
+        s,
+        "sts",
+        &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+        Some((&akid, &secret, &token)),
+    )
+    .await
+}
