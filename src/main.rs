@@ -38,6 +38,13 @@ enum Command {
     /// servers using the sts-broker library or tower layer
     /// (CIRRUS_SESSION_KEYS). It can also mint credentials: keep it secret.
     SessionKeys,
+    /// Print the secret that signs a user pool's trigger webhook calls
+    /// (X-Cirrus-Signature), for the hook server's configuration.
+    HookSecret {
+        /// The user pool id.
+        #[arg(long)]
+        pool_id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +82,9 @@ fn main() -> ExitCode {
                 let ring = cirrus::server::session_keys(&config, &key)?;
                 println!("{}", ring.export(&key));
                 Ok(())
+            }),
+            Command::HookSecret { pool_id } => cirrus::server::master_key(&config).map(|key| {
+                println!("{}", cirrus::server::hook_secret(&key, &pool_id));
             }),
             Command::Serve => serve(config).await,
         }

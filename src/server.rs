@@ -195,6 +195,12 @@ pub fn user_pools(
     Ok(idp::UserPools::new(db.idp_store(), key.clone(), settings, hasher, delivery))
 }
 
+/// The secret that signs `pool_id`'s trigger webhook calls (as
+/// `idp::UserPools::hook_secret` derives it).
+pub fn hook_secret(key: &MasterKey, pool_id: &str) -> String {
+    idp::service::triggers::hook_secret(key, pool_id)
+}
+
 /// The session keys of temporary credentials: `session_key_id` seals, the
 /// previous id still opens.
 pub fn session_keys(config: &Config, key: &MasterKey) -> anyhow::Result<sts_broker::SessionKeys> {

@@ -64,6 +64,9 @@ wire_errors! {
     GroupExists => "GroupExistsException",
     PreconditionNotMet => "PreconditionNotMetException",
     EnableSoftwareTokenMfa => "EnableSoftwareTokenMFAException",
+    UserLambdaValidation => "UserLambdaValidationException",
+    UnexpectedLambda => "UnexpectedLambdaException",
+    InvalidLambdaResponse => "InvalidLambdaResponseException",
 }
 
 impl From<AwsError> for IdpError {

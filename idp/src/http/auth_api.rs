@@ -52,6 +52,8 @@ struct SignUpInput {
     username: String,
     password: Option<String>,
     user_attributes: Option<Vec<AttributeType>>,
+    validation_data: Option<Vec<AttributeType>>,
+    client_metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +232,8 @@ pub async fn call_public(
                     username: r.username,
                     password: r.password,
                     attributes: pairs(r.user_attributes),
+                    validation_data: pairs(r.validation_data),
+                    client_metadata: r.client_metadata.unwrap_or_default(),
                 })
                 .await?;
             let mut out = json!({ "UserConfirmed": done.confirmed, "UserSub": done.user_sub });

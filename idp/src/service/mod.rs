@@ -32,6 +32,7 @@ mod signin_srp;
 mod signup;
 pub mod srp;
 mod tokens;
+pub mod triggers;
 pub mod users;
 
 pub use admin_users::NewAdminUser;
@@ -61,6 +62,7 @@ pub struct UserPools {
     hasher: Arc<PasswordHasher>,
     delivery: Delivery,
     keys: tokens::KeyCache,
+    hooks: triggers::HookState,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -87,6 +89,7 @@ impl UserPools {
             hasher,
             delivery,
             keys: tokens::KeyCache::default(),
+            hooks: triggers::HookState::default(),
             clock: OffsetDateTime::now_utc,
         }
     }

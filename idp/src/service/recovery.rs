@@ -112,6 +112,6 @@ impl UserPools {
         self.store.reset_failures(&user.pool_id, &user.username_key).await?;
         // A reset ends every session the old password opened.
         self.store.sign_out_everywhere(&user.pool_id, &user.username_key, now).await?;
-        Ok(())
+        self.post_confirmation(&pool, &user, Some(client_id), "PostConfirmation_ConfirmForgotPassword").await
     }
 }

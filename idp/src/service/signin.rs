@@ -2,6 +2,7 @@
 //! AdminRespondToAuthChallenge: password sign-in, refresh, the
 //! NEW_PASSWORD_REQUIRED challenge, lockout and sealed sessions.
 
+use super::triggers::{Event, Trigger, attributes_json};
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -238,6 +239,21 @@ impl UserPools {
         if user.locked_until_ms > now {
             return Err(IdpError::NotAuthorized("Password attempts exceeded".into()));
         }
+        // PreAuthentication: the hook may refuse the attempt.
+        let request = serde_json::json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "userNotFound": false,
+            "validationData": {},
+        });
+        let event = Event {
+            trigger: Trigger::PreAuthentication,
+            source: "PreAuthentication_Authentication",
+            user_name: &user.username,
+            client_id: Some(&client.client_id),
+            request,
+            version: "1",
+        };
+        self.call_hook(pool, event).await?;
         let Some(stored) = user.password_hash.as_deref() else {
             self.hasher.verify_decoy(password).await?;
             // Imported without a password: the only way in is a reset.
@@ -285,6 +301,21 @@ impl UserPools {
             }
             _ => {}
         }
+        // PostAuthentication: told of the sign-in; a refusal stops it.
+        let request = serde_json::json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "newDeviceUsed": false,
+            "clientMetadata": {},
+        });
+        let event = Event {
+            trigger: Trigger::PostAuthentication,
+            source: "PostAuthentication_Authentication",
+            user_name: &user.username,
+            client_id: Some(&client.client_id),
+            request,
+            version: "1",
+        };
+        self.call_hook(pool, event).await?;
         self.after_first_factor(pool, client, &user, auth_time).await
     }
 

@@ -1,6 +1,7 @@
 //! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp.
 
 use super::UserPools;
+use super::triggers::{Event, Trigger, attributes_json, flag};
 use super::users::{
     Writer, aliases_of, check_attributes, check_required, check_username, is_email, is_phone, username_key,
 };
@@ -8,6 +9,7 @@ use crate::delivery::mask_destination;
 use crate::error::{IdpError, Result};
 use crate::model::*;
 use crate::store::StoreError;
+use serde_json::json;
 
 /// Sign-up codes are valid for 24 hours.
 const SIGNUP_CODE_VALIDITY_MS: i64 = 24 * 3600 * 1000;
@@ -19,6 +21,8 @@ pub struct SignUpRequest {
     pub username: String,
     pub password: Option<String>,
     pub attributes: Vec<(String, String)>,
+    pub validation_data: Vec<(String, String)>,
+    pub client_metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// Where a code went (`CodeDeliveryDetails`).
@@ -109,6 +113,32 @@ impl UserPools {
             created_ms: now,
             updated_ms: now,
         };
+        // PreSignUp: the hook may refuse, confirm the user, verify contacts.
+        let request = json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "validationData": req.validation_data.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "clientMetadata": req.client_metadata,
+        });
+        let event = Event {
+            trigger: Trigger::PreSignUp,
+            source: "PreSignUp_SignUp",
+            user_name: &user.username,
+            client_id: Some(&client.client_id),
+            request,
+            version: "1",
+        };
+        let mut auto_confirmed = false;
+        if let Some(response) = self.call_hook(&pool, event).await? {
+            auto_confirmed = flag(&response, "autoConfirmUser");
+            for (flag_name, attr) in [("autoVerifyEmail", "email"), ("autoVerifyPhone", "phone_number")] {
+                if flag(&response, flag_name) && user.attributes.contains_key(attr) {
+                    user.attributes.insert(format!("{attr}_verified"), "true".into());
+                }
+            }
+            if auto_confirmed {
+                user.status = UserStatus::CONFIRMED;
+            }
+        }
         self.set_password(&pool, &mut user, password).await?;
         let aliases = aliases_of(&pool, &user.attributes);
         match self.store.insert_user(&user, &aliases).await {
@@ -124,7 +154,10 @@ impl UserPools {
             }
             Err(e) => return Err(e.into()),
         }
-        let delivery = self.send_signup_code(&pool, &user).await?;
+        if auto_confirmed {
+            return Ok(SignUpResult { user_sub: sub, confirmed: true, delivery: None });
+        }
+        let delivery = self.send_signup_code(&pool, &user, "signup").await?;
         Ok(SignUpResult { user_sub: sub, confirmed: false, delivery })
     }
 
@@ -145,13 +178,16 @@ impl UserPools {
         None
     }
 
-    async fn send_signup_code(&self, pool: &UserPool, user: &User) -> Result<Option<CodeDelivery>> {
+    async fn send_signup_code(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        purpose: &'static str,
+    ) -> Result<Option<CodeDelivery>> {
         let Some((attribute, destination)) = Self::verification_target(pool, user) else { return Ok(None) };
         let code = self.new_code(user, CodePurpose::SignUp, Some(attribute), SIGNUP_CODE_VALIDITY_MS).await?;
         let defaults = ("Your verification code is {####}.", "Your verification code");
-        Ok(Some(
-            self.send_code_message(pool, user, attribute, &destination, &code, defaults, "signup").await?,
-        ))
+        Ok(Some(self.send_code_message(pool, user, attribute, &destination, &code, defaults, purpose).await?))
     }
 
     /// Sends a code by the channel of `attribute` (email or phone) with the
@@ -170,13 +206,41 @@ impl UserPools {
     ) -> Result<CodeDelivery> {
         let template = pool.settings.verification_message_template.clone().unwrap_or_default();
         let fill = |t: &str| t.replace("{####}", code).replace("{username}", &user.username);
+        // CustomMessage: the hook writes the message around the code
+        // placeholder; the code itself never goes to the hook.
+        let source = match purpose {
+            "signup" => "CustomMessage_SignUp",
+            "resend" => "CustomMessage_ResendCode",
+            "forgot-password" => "CustomMessage_ForgotPassword",
+            "update-attribute" => "CustomMessage_UpdateUserAttribute",
+            "verify-attribute" => "CustomMessage_VerifyUserAttribute",
+            "admin-create-user" => "CustomMessage_AdminCreateUser",
+            _ => "CustomMessage_Authentication",
+        };
+        let request = json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "codeParameter": "{####}",
+            "usernameParameter": "{username}",
+            "linkParameter": "{##Click Here##}",
+            "clientMetadata": {},
+        });
+        let event = Event {
+            trigger: Trigger::CustomMessage,
+            source,
+            user_name: &user.username,
+            client_id: None,
+            request,
+            version: "1",
+        };
+        let custom = self.call_hook(pool, event).await?.unwrap_or_default();
+        let custom_text = |k: &str| custom.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
         if attribute == "email" {
-            let body = template
-                .email_message
+            let body = custom_text("emailMessage")
+                .or(template.email_message)
                 .or_else(|| pool.settings.email_verification_message.clone())
                 .unwrap_or_else(|| defaults.0.into());
-            let subject = template
-                .email_subject
+            let subject = custom_text("emailSubject")
+                .or(template.email_subject)
                 .or_else(|| pool.settings.email_verification_subject.clone())
                 .unwrap_or_else(|| defaults.1.into());
             self.send_email(pool, destination, &subject, &fill(&body)).await?;
@@ -186,8 +250,8 @@ impl UserPools {
                 attribute: "email",
             })
         } else {
-            let body = template
-                .sms_message
+            let body = custom_text("smsMessage")
+                .or(template.sms_message)
                 .or_else(|| pool.settings.sms_verification_message.clone())
                 .unwrap_or_else(|| defaults.0.into());
             self.send_sms(pool, destination, &fill(&body), purpose).await?;
@@ -247,7 +311,28 @@ impl UserPools {
         user.updated_ms = self.now_ms();
         self.store.update_user(&user).await?;
         self.store.delete_code(&user.pool_id, &user.username_key, CodePurpose::SignUp).await?;
-        Ok(())
+        self.post_confirmation(&pool, &user, Some(&client.client_id), "PostConfirmation_ConfirmSignUp").await
+    }
+
+    /// PostConfirmation, after the user is confirmed (a hook's refusal is
+    /// reported, the confirmation stands, as in Cognito).
+    pub(super) async fn post_confirmation(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        client_id: Option<&str>,
+        source: &str,
+    ) -> Result<()> {
+        let request = json!({ "userAttributes": attributes_json(&user.attributes), "clientMetadata": {} });
+        let event = Event {
+            trigger: Trigger::PostConfirmation,
+            source,
+            user_name: &user.username,
+            client_id,
+            request,
+            version: "1",
+        };
+        self.call_hook(pool, event).await.map(|_| ())
     }
 
     /// Claims every alias the user's attributes now give them.
@@ -289,7 +374,7 @@ impl UserPools {
         if user.status != UserStatus::UNCONFIRMED {
             return Err(IdpError::InvalidParameter("User is already confirmed.".into()));
         }
-        match self.send_signup_code(&pool, &user).await? {
+        match self.send_signup_code(&pool, &user, "resend").await? {
             Some(d) => Ok(Some(d)),
             None => Err(IdpError::InvalidParameter(
                 "The user pool auto-verifies no attribute this user has, so no code can be sent.".into(),
@@ -313,7 +398,7 @@ impl UserPools {
         user.updated_ms = self.now_ms();
         self.store.update_user(&user).await?;
         self.store.delete_code(&user.pool_id, &user.username_key, CodePurpose::SignUp).await?;
-        Ok(())
+        self.post_confirmation(&pool, &user, None, "PostConfirmation_ConfirmSignUp").await
     }
 
     pub(super) fn password_policy(&self, pool: &UserPool) -> PasswordPolicy {

@@ -1,6 +1,7 @@
 //! Per-pool signing keys, JWKS, ID/access/refresh tokens, refresh,
 //! revocation and access-token checks.
 
+use super::triggers;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -246,6 +247,38 @@ impl UserPools {
         });
         if let (false, Value::Object(map)) = (groups.names.is_empty(), &mut access) {
             map.insert("cognito:groups".into(), json!(groups.names));
+        }
+        // PreTokenGeneration: the hook may add, override and suppress claims
+        // (and, from V2_0, access-token claims and scopes) and groups.
+        if let Value::Object(access_map) = &mut access {
+            let version = triggers::pre_token_version(pool);
+            let mut request = json!({
+                "userAttributes": triggers::attributes_json(&user.attributes),
+                "groupConfiguration": {
+                    "groupsToOverride": groups.names,
+                    "iamRolesToOverride": groups.roles,
+                    "preferredRole": groups.preferred_role,
+                },
+                "clientMetadata": {},
+            });
+            if version == "2" {
+                request["scopes"] = json!(ADMIN_SCOPE.split(' ').collect::<Vec<_>>());
+            }
+            let event = triggers::Event {
+                trigger: triggers::Trigger::PreTokenGeneration,
+                source: if new_sign_in {
+                    "TokenGeneration_Authentication"
+                } else {
+                    "TokenGeneration_RefreshTokens"
+                },
+                user_name: &user.username,
+                client_id: Some(&client.client_id),
+                request,
+                version,
+            };
+            if let Some(response) = self.call_hook(pool, event).await? {
+                triggers::apply_pre_token(&response, &mut id, access_map);
+            }
         }
         let id_token = self.sign(&keys, &Value::Object(id))?;
         let access_token = self.sign(&keys, &access)?;
