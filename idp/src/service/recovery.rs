@@ -68,7 +68,11 @@ impl UserPools {
     ) -> Result<CodeDelivery> {
         let (pool, client) = self.client_and_pool(client_id).await?;
         self.check_secret_hash(&client, username, secret_hash)?;
-        let Some(user) = self.find_user(&pool, username).await? else {
+        let found = match self.find_user(&pool, username).await? {
+            Some(user) => Some(user),
+            None => self.migrate_user(&pool, &client, username, None).await?,
+        };
+        let Some(user) = found else {
             if Self::prevents_existence_errors(&client) {
                 return Self::simulated_delivery(&pool, username)
                     .ok_or_else(|| IdpError::Internal("no simulated delivery".into()));

@@ -226,7 +226,11 @@ impl UserPools {
         password: &str,
     ) -> Result<AuthOutcome> {
         let wrong = || IdpError::NotAuthorized("Incorrect username or password.".into());
-        let Some(user) = self.find_user(pool, username).await? else {
+        let found = match self.find_user(pool, username).await? {
+            Some(user) => Some(user),
+            None => self.migrate_user(pool, client, username, Some(password)).await?,
+        };
+        let Some(user) = found else {
             // As long as a wrong password, so that timing tells nothing.
             self.hasher.verify_decoy(password).await?;
             return Err(if Self::prevents_existence_errors(client) {

@@ -412,3 +412,111 @@ pub fn apply_pre_token(
         }
     }
 }
+
+impl UserPools {
+    /// UserMigration: an unknown user signing in (with `password`) or
+    /// asking for a reset is looked up by the hook in another system; if it
+    /// answers with attributes, the user is created here (with the password
+    /// just entered, so it works natively from now on). `None` when no hook
+    /// is configured or the hook does not know the user either.
+    pub(super) async fn migrate_user(
+        &self,
+        pool: &UserPool,
+        client: &crate::model::AppClient,
+        username: &str,
+        password: Option<&str>,
+    ) -> Result<Option<crate::model::User>> {
+        use super::users::{aliases_of, is_email, username_key};
+        use crate::model::{User, UserStatus};
+        if hook_url(pool, Trigger::UserMigration).is_none() {
+            return Ok(None);
+        }
+        let source =
+            if password.is_some() { "UserMigration_Authentication" } else { "UserMigration_ForgotPassword" };
+        let mut request = json!({ "validationData": {}, "clientMetadata": {} });
+        if let Some(p) = password {
+            request["password"] = json!(p);
+        }
+        let event = Event {
+            trigger: Trigger::UserMigration,
+            source,
+            user_name: username,
+            client_id: Some(&client.client_id),
+            request,
+            version: "1",
+        };
+        let response = match self.call_hook(pool, event).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            // The other system does not know the user (or refuses): as unknown.
+            Err(IdpError::UserLambdaValidation(m)) => {
+                tracing::info!(pool = %pool.id, reason = %m, "user migration declined");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(Value::Object(given)) = response.get("userAttributes") else {
+            return Err(IdpError::InvalidLambdaResponse(
+                "Invalid lambda response from UserMigration.".into(),
+            ));
+        };
+        let mut attributes: std::collections::BTreeMap<String, String> = given
+            .iter()
+            .filter(|(k, _)| k.as_str() != "sub")
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k.clone(), s.clone())),
+                Value::Bool(b) => Some((k.clone(), b.to_string())),
+                Value::Number(n) => Some((k.clone(), n.to_string())),
+                _ => None,
+            })
+            .collect();
+        let sub = uuid::Uuid::new_v4().to_string();
+        let by_attribute = !pool.settings.username_attributes.clone().unwrap_or_default().is_empty();
+        let internal = if by_attribute {
+            let attr = if is_email(username) { "email" } else { "phone_number" };
+            attributes.entry(attr.to_string()).or_insert_with(|| username.to_string());
+            sub.clone()
+        } else {
+            username.to_string()
+        };
+        attributes.insert("sub".into(), sub.clone());
+        let status = match (password, response.get("finalUserStatus").and_then(Value::as_str)) {
+            (None, _) | (_, Some("RESET_REQUIRED")) => UserStatus::RESET_REQUIRED,
+            _ => UserStatus::CONFIRMED,
+        };
+        let now = self.now_ms();
+        let mut user = User {
+            pool_id: pool.id.clone(),
+            username_key: username_key(pool, &internal),
+            username: internal,
+            sub,
+            status,
+            enabled: true,
+            attributes,
+            password_hash: None,
+            password_set_ms: now,
+            failed_attempts: 0,
+            locked_until_ms: 0,
+            tokens_valid_after_ms: 0,
+            pending_attributes: Default::default(),
+            srp: None,
+            mfa: Default::default(),
+            created_ms: now,
+            updated_ms: now,
+        };
+        if let Some(p) = password {
+            self.set_password(pool, &mut user, p).await?;
+        }
+        let aliases = aliases_of(pool, &user.attributes);
+        self.store.insert_user(&user, &aliases).await.map_err(|e| match e {
+            crate::store::StoreError::Conflict | crate::store::StoreError::AliasConflict => {
+                IdpError::UsernameExists(
+                    "An account with the migrated user's name or alias already exists.".into(),
+                )
+            }
+            e => e.into(),
+        })?;
+        tracing::info!(pool = %pool.id, source, "user migrated");
+        Ok(Some(user))
+    }
+}
