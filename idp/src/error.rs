@@ -67,6 +67,7 @@ wire_errors! {
     UserLambdaValidation => "UserLambdaValidationException",
     UnexpectedLambda => "UnexpectedLambdaException",
     InvalidLambdaResponse => "InvalidLambdaResponseException",
+    InvalidUserPoolConfiguration => "InvalidUserPoolConfigurationException",
 }
 
 impl From<AwsError> for IdpError {

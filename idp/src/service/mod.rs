@@ -17,6 +17,7 @@ use crate::store::IdpStore;
 mod admin_users;
 mod clients;
 mod codes;
+mod custom_auth;
 pub mod groups;
 pub mod import;
 pub mod mfa;

@@ -62,6 +62,10 @@ pub(super) struct SessionState {
     pub challenge: String,
     pub auth_time: i64,
     pub expires_ms: i64,
+    /// CUSTOM_AUTH: the challenge history and the private parameters of
+    /// the challenge being answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<super::custom_auth::CustomAuthState>,
 }
 
 const SESSION_AAD: &[u8] = b"cirrus/sign-in-session/v1";
@@ -171,9 +175,23 @@ impl UserPools {
                 self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
                 self.choice_start(&pool, &client, username, params, origin).await
             }
-            "CUSTOM_AUTH" => Err(IdpError::InvalidParameter(
-                "The CUSTOM_AUTH flow needs trigger hooks, which this server does not have yet.".into(),
-            )),
+            "CUSTOM_AUTH" => {
+                if !legacy && !allowed(ExplicitAuthFlow::ALLOW_CUSTOM_AUTH, None) {
+                    return Err(not_enabled());
+                }
+                if legacy && !flows.contains(&ExplicitAuthFlow::CUSTOM_AUTH_FLOW_ONLY) && !flows.is_empty() {
+                    return Err(not_enabled());
+                }
+                let username = required("USERNAME")?;
+                self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
+                if param("SRP_A").is_some() {
+                    return Err(IdpError::InvalidParameter(
+                        "CUSTOM_AUTH with SRP_A (password verification first) is not supported by this server."
+                            .into(),
+                    ));
+                }
+                self.custom_start(&pool, &client, username).await
+            }
             other => Err(IdpError::InvalidParameter(format!(
                 "1 validation error detected: Value '{other}' at 'authFlow' failed to satisfy constraint: Member must \
                  satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, \
@@ -379,8 +397,21 @@ impl UserPools {
         challenge: &str,
         auth_time: i64,
     ) -> Result<String> {
+        self.seal_state(&self.session_state(pool, client, user, challenge, auth_time))
+    }
+
+    /// A new session's state: single-use id, expiry from the client's
+    /// AuthSessionValidity (3 minutes by default).
+    pub(super) fn session_state(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        challenge: &str,
+        auth_time: i64,
+    ) -> SessionState {
         let minutes = client.settings.auth_session_validity.unwrap_or(3);
-        let state = SessionState {
+        SessionState {
             id: uuid::Uuid::new_v4().to_string(),
             pool: pool.id.clone(),
             client: client.client_id.clone(),
@@ -388,8 +419,12 @@ impl UserPools {
             challenge: challenge.to_string(),
             auth_time,
             expires_ms: self.now_ms() + minutes * 60_000,
-        };
-        let plain = serde_json::to_vec(&state).map_err(|e| IdpError::Internal(e.to_string()))?;
+            custom: None,
+        }
+    }
+
+    pub(super) fn seal_state(&self, state: &SessionState) -> Result<String> {
+        let plain = serde_json::to_vec(state).map_err(|e| IdpError::Internal(e.to_string()))?;
         Ok(URL_SAFE_NO_PAD.encode(self.master_key.seal(&plain, SESSION_AAD)))
     }
 
@@ -427,7 +462,7 @@ impl UserPools {
     }
 
     /// Opens a session of this client for `challenge`, and the user it names.
-    async fn session_user(
+    pub(super) async fn session_user(
         &self,
         session: Option<&str>,
         client: &AppClient,
@@ -530,6 +565,7 @@ impl UserPools {
                     self.issue_tokens(&pool, &client, &user, state.auth_time, None).await?,
                 ))
             }
+            "CUSTOM_CHALLENGE" => self.custom_answer(&pool, &client, session, responses).await,
             "SELECT_CHALLENGE" | "PASSWORD" | "PASSWORD_SRP" => {
                 self.choice_answer(&pool, &client, challenge, session, username, responses).await
             }
