@@ -47,6 +47,8 @@ pub enum Trigger {
     DefineAuthChallenge,
     CreateAuthChallenge,
     VerifyAuthChallengeResponse,
+    CustomEmailSender,
+    CustomSmsSender,
 }
 
 impl Trigger {
@@ -62,6 +64,8 @@ impl Trigger {
             Self::DefineAuthChallenge => "DefineAuthChallenge",
             Self::CreateAuthChallenge => "CreateAuthChallenge",
             Self::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
+            Self::CustomEmailSender => "CustomEmailSender",
+            Self::CustomSmsSender => "CustomSMSSender",
         }
     }
 }
@@ -123,7 +127,10 @@ pub fn hook_url_allowed(url: &str) -> bool {
 /// created for AWS) are not callable here and count as unset.
 pub fn hook_url(pool: &UserPool, trigger: Trigger) -> Option<String> {
     let config = pool.settings.lambda_config.as_ref()?;
-    let direct = config.get(trigger.name()).and_then(Value::as_str);
+    // Most triggers take a string; the custom senders `{LambdaVersion, LambdaArn}`.
+    let direct = config
+        .get(trigger.name())
+        .and_then(|v| v.as_str().or_else(|| v.get("LambdaArn").and_then(Value::as_str)));
     let versioned = match trigger {
         Trigger::PreTokenGeneration => {
             config.get("PreTokenGenerationConfig").and_then(|c| c.get("LambdaArn")).and_then(Value::as_str)
@@ -519,4 +526,38 @@ impl UserPools {
         tracing::info!(pool = %pool.id, source, "user migrated");
         Ok(Some(user))
     }
+}
+
+/// The key that encrypts codes for the custom senders: `KMSKeyID` when it
+/// is `base64:<32 bytes>`, else HMAC-SHA256(pool hook secret,
+/// "cirrus/custom-sender").
+pub fn sender_key(pool: &UserPool, hook_secret: &str) -> [u8; 32] {
+    use base64::Engine;
+    let configured = pool
+        .settings
+        .lambda_config
+        .as_ref()
+        .and_then(|c| c.get("KMSKeyID"))
+        .and_then(Value::as_str)
+        .and_then(|k| k.strip_prefix("base64:"))
+        .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
+        .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
+    configured.unwrap_or_else(|| secrets::hmac_sha256(hook_secret.as_bytes(), b"cirrus/custom-sender"))
+}
+
+/// A code for a custom sender: base64(12-byte nonce ‖ AES-256-GCM
+/// ciphertext and tag), no associated data.
+pub fn encrypt_code(key: &[u8; 32], code: &str) -> Result<String> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+    use base64::Engine;
+    let internal = |e: aws_lc_rs::error::Unspecified| IdpError::Internal(format!("sender code: {e}"));
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(internal)?);
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(internal)?;
+    let mut sealed = code.as_bytes().to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
+        .map_err(internal)?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
 }
