@@ -196,6 +196,9 @@ fn with_defaults(mut s: PoolSettings) -> Result<PoolSettings> {
     s.mfa_configuration.get_or_insert(MfaConfiguration::OFF);
     s.user_pool_tier.get_or_insert(UserPoolTier::ESSENTIALS);
     s.lambda_config.get_or_insert_with(Default::default);
+    if let Some(config) = &s.lambda_config {
+        super::triggers::check_lambda_config(config)?;
+    }
 
     check_message("SmsVerificationMessage", &s.sms_verification_message, 6, 140, &["{####}"])?;
     check_message("EmailVerificationMessage", &s.email_verification_message, 6, 20000, &["{####}"])?;

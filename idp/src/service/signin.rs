@@ -261,21 +261,7 @@ impl UserPools {
         if user.locked_until_ms > now {
             return Err(IdpError::NotAuthorized("Password attempts exceeded".into()));
         }
-        // PreAuthentication: the hook may refuse the attempt.
-        let request = serde_json::json!({
-            "userAttributes": attributes_json(&user.attributes),
-            "userNotFound": false,
-            "validationData": {},
-        });
-        let event = Event {
-            trigger: Trigger::PreAuthentication,
-            source: "PreAuthentication_Authentication",
-            user_name: &user.username,
-            client_id: Some(&client.client_id),
-            request,
-            version: "1",
-        };
-        self.call_hook(pool, event).await?;
+        self.pre_authentication(pool, client, &user).await?;
         let Some(stored) = user.password_hash.as_deref() else {
             self.hasher.verify_decoy(password).await?;
             // Imported without a password: the only way in is a reset.

@@ -54,6 +54,7 @@ impl UserPools {
                 if u.locked_until_ms > self.now_ms() {
                     return Err(IdpError::NotAuthorized("Password attempts exceeded".into()));
                 }
+                self.pre_authentication(pool, client, u).await?;
                 match &u.srp {
                     Some(s) => {
                         (u.username_key.clone(), u.username.clone(), s.salt.clone(), s.verifier.clone())

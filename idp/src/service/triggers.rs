@@ -123,6 +123,30 @@ pub fn hook_url_allowed(url: &str) -> bool {
     }
 }
 
+/// Refuses a LambdaConfig whose trigger targets are neither Lambda ARNs
+/// (kept for compatibility, never called) nor callable webhook URLs: a
+/// mistyped URL must not silently turn a check off.
+pub fn check_lambda_config(config: &Map<String, Value>) -> Result<()> {
+    for (name, value) in config {
+        if name == "KMSKeyID" {
+            continue;
+        }
+        let target = match value {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(o) => o.get("LambdaArn").and_then(Value::as_str),
+            _ => None,
+        };
+        let Some(target) = target else { continue };
+        if !(target.starts_with("arn:") || hook_url_allowed(target)) {
+            return Err(IdpError::InvalidParameter(format!(
+                "LambdaConfig.{name}: {target} is neither a Lambda ARN nor a webhook URL this server may call \
+                 (https://…, or http:// on a loopback address)."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The webhook URL configured for `trigger`, if any. Lambda ARNs (a pool
 /// created for AWS) are not callable here and count as unset.
 pub fn hook_url(pool: &UserPool, trigger: Trigger) -> Option<String> {
@@ -331,6 +355,7 @@ const PROTECTED_CLAIMS: &[&str] = &[
     "username",
     "client_id",
     "event_id",
+    "scope",
     "identities",
 ];
 
@@ -345,7 +370,7 @@ fn adjust_claims(token: &mut Map<String, Value>, details: Option<&Value>) {
     }
     if let Some(Value::Array(remove)) = details.get("claimsToSuppress") {
         for k in remove.iter().filter_map(Value::as_str) {
-            if !PROTECTED_CLAIMS.contains(&k) {
+            if !PROTECTED_CLAIMS.contains(&k) && !k.starts_with("cognito:") {
                 token.remove(k);
             }
         }
@@ -421,6 +446,30 @@ pub fn apply_pre_token(
 }
 
 impl UserPools {
+    /// PreAuthentication, before any first factor is checked (password,
+    /// SRP): the hook may refuse the attempt.
+    pub(super) async fn pre_authentication(
+        &self,
+        pool: &UserPool,
+        client: &crate::model::AppClient,
+        user: &crate::model::User,
+    ) -> Result<()> {
+        let request = json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "userNotFound": false,
+            "validationData": {},
+        });
+        let event = Event {
+            trigger: Trigger::PreAuthentication,
+            source: "PreAuthentication_Authentication",
+            user_name: &user.username,
+            client_id: Some(&client.client_id),
+            request,
+            version: "1",
+        };
+        self.call_hook(pool, event).await.map(|_| ())
+    }
+
     /// UserMigration: an unknown user signing in (with `password`) or
     /// asking for a reset is looked up by the hook in another system; if it
     /// answers with attributes, the user is created here (with the password
