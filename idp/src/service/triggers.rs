@@ -316,23 +316,6 @@ pub fn flag(response: &Map<String, Value>, name: &str) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        assert!(hook_url_allowed("https://hooks.example.com/pre-sign-up"));
-        assert!(hook_url_allowed("http://127.0.0.1:8080/x"));
-        assert!(hook_url_allowed("http://[::1]:8080/x"));
-        assert!(hook_url_allowed("http://localhost:9/x"));
-        assert!(!hook_url_allowed("http://10.0.0.1/x"));
-        assert!(!hook_url_allowed("http://hooks.example.com/x"));
-        assert!(!hook_url_allowed("arn:aws:lambda:us-east-1:123456789012:function:f"));
-        assert!(!hook_url_allowed("ftp://127.0.0.1/x"));
-    }
-}
-
 /// Claims a PreTokenGeneration hook may not change (Cognito's list).
 const PROTECTED_CLAIMS: &[&str] = &[
     "acr",
@@ -609,4 +592,21 @@ pub fn encrypt_code(key: &[u8; 32], code: &str) -> Result<String> {
     let mut out = nonce.to_vec();
     out.extend_from_slice(&sealed);
     Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(hook_url_allowed("https://hooks.example.com/pre-sign-up"));
+        assert!(hook_url_allowed("http://127.0.0.1:8080/x"));
+        assert!(hook_url_allowed("http://[::1]:8080/x"));
+        assert!(hook_url_allowed("http://localhost:9/x"));
+        assert!(!hook_url_allowed("http://10.0.0.1/x"));
+        assert!(!hook_url_allowed("http://hooks.example.com/x"));
+        assert!(!hook_url_allowed("arn:aws:lambda:us-east-1:123456789012:function:f"));
+        assert!(!hook_url_allowed("ftp://127.0.0.1/x"));
+    }
 }
