@@ -206,6 +206,10 @@ impl UserPools {
     ) -> Result<CodeDelivery> {
         let template = pool.settings.verification_message_template.clone().unwrap_or_default();
         let fill = |t: &str| t.replace("{####}", code).replace("{username}", &user.username);
+        // The events show the address the code goes to (a pending new
+        // email or phone, before it is verified).
+        let mut shown = user.attributes.clone();
+        shown.insert(attribute.to_string(), destination.to_string());
         let (medium, attr_name): (&'static str, &'static str) =
             if attribute == "email" { ("EMAIL", "email") } else { ("SMS", "phone_number") };
         let delivered =
@@ -228,7 +232,7 @@ impl UserPools {
             let request = json!({
                 "type": if attribute == "email" { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" },
                 "code": super::triggers::encrypt_code(&key, code)?,
-                "userAttributes": attributes_json(&user.attributes),
+                "userAttributes": attributes_json(&shown),
                 "clientMetadata": {},
             });
             let event = Event {
@@ -254,7 +258,7 @@ impl UserPools {
             _ => "CustomMessage_Authentication",
         };
         let request = json!({
-            "userAttributes": attributes_json(&user.attributes),
+            "userAttributes": attributes_json(&shown),
             "codeParameter": "{####}",
             "usernameParameter": "{username}",
             "linkParameter": "{##Click Here##}",
