@@ -668,6 +668,7 @@ impl Broker {
             )
         };
         let now = self.now_ms();
+        let mut linked = false;
         for login in &verified {
             let owner = match login.kind {
                 LoginKind::Broker => Some(login.subject.clone()),
@@ -691,10 +692,12 @@ impl Broker {
                             StoreError::Conflict => mismatch(),
                             e => store_error(e),
                         })?;
+                    linked = true;
                 }
             }
         }
-        let identity = self.identity(identity_id).await?;
+        // Re-read only when a login was added (DescribeIdentity shows it).
+        let identity = if linked { self.identity(identity_id).await? } else { identity };
         Ok((pool, identity, verified))
     }
 
