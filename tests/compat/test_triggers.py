@@ -587,3 +587,45 @@ def test_uncallable_hook_urls_are_refused(auth_idp):
     pid = auth_idp.create_user_pool(PoolName=unique("okhook"))["UserPool"]["Id"]
     expect_error("InvalidParameterException", auth_idp.update_user_pool, UserPoolId=pid,
                  LambdaConfig={"PreSignUp": "http://192.168.1.1/x"})
+
+
+def test_admin_create_user_triggers(auth_idp, hook, smtp_sink):
+    """PreSignUp_AdminCreateUser may refuse or verify; CustomMessage_AdminCreateUser writes the invitation."""
+    def pre_sign_up(ev):
+        if ev["request"]["userAttributes"].get("email", "").endswith("@blocked.example"):
+            return 400, {"errorMessage": "That domain is not invited"}
+        return reply(ev, autoVerifyEmail=True)
+
+    pre = hook.route("admin-pre-sign-up", pre_sign_up)
+    msg = hook.route("admin-custom-message", lambda ev: reply(
+        ev, emailSubject="Welcome aboard", emailMessage=f"Hi {ev['request']['usernameParameter']}, "
+        f"your first password is {ev['request']['codeParameter']}."))
+    pid, client = trigger_pool(auth_idp, hook, {"PreSignUp": pre, "CustomMessage": msg})
+
+    blocked = unique("blocked")
+    err = expect_error("UserLambdaValidationException", auth_idp.admin_create_user, UserPoolId=pid,
+                       Username=blocked, UserAttributes=attrs_list({"email": f"{blocked}@blocked.example"}))
+    assert "That domain is not invited" in error_message(err)
+    assert_no_user(auth_idp, pid, blocked)
+
+    name, addr = unique("invited"), new_email("i")
+    mark = smtp_sink.mark()
+    auth_idp.admin_create_user(UserPoolId=pid, Username=name, UserAttributes=attrs_list({"email": addr}),
+                               DesiredDeliveryMediums=["EMAIL"])
+    user = auth_idp.admin_get_user(UserPoolId=pid, Username=name)
+    assert attrs_dict(user["UserAttributes"])["email_verified"] == "true"
+    mail = smtp_sink.wait_for(addr, since=mark)
+    assert mail.subject == "Welcome aboard", mail.summary()
+    m = re.fullmatch(rf"Hi {re.escape(name)}, your first password is (\S+)\.", mail.text.strip())
+    assert m, mail.text
+    temporary = m.group(1)
+    [pre_ev] = [e for e in hook.events(pre) if e["userName"] == name]
+    assert pre_ev["triggerSource"] == "PreSignUp_AdminCreateUser"
+    [msg_ev] = hook.events(msg)
+    assert msg_ev["triggerSource"] == "CustomMessage_AdminCreateUser"
+    assert msg_ev["request"]["codeParameter"] == "{####}"
+    assert temporary not in json.dumps(msg_ev), "the temporary password never goes to the hook"
+    challenge = auth_idp.admin_initiate_auth(
+        UserPoolId=pid, ClientId=client["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": name, "PASSWORD": temporary})
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"

@@ -2,6 +2,7 @@
 //! password and status FORCE_CHANGE_PASSWORD) and GetUser.
 
 use super::UserPools;
+use super::triggers::{Event, Trigger, attributes_json, flag};
 use super::users::{Writer, aliases_of, check_attributes, check_username, username_key};
 use crate::error::{IdpError, Result};
 use crate::model::*;
@@ -65,6 +66,27 @@ impl UserPools {
             created_ms: now,
             updated_ms: now,
         };
+        // PreSignUp_AdminCreateUser: the hook may refuse, or verify contacts.
+        let request = serde_json::json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "validationData": {},
+            "clientMetadata": {},
+        });
+        let event = Event {
+            trigger: Trigger::PreSignUp,
+            source: "PreSignUp_AdminCreateUser",
+            user_name: &user.username,
+            client_id: None,
+            request,
+            version: "1",
+        };
+        if let Some(response) = self.call_hook(&pool, event).await? {
+            for (flag_name, attr) in [("autoVerifyEmail", "email"), ("autoVerifyPhone", "phone_number")] {
+                if flag(&response, flag_name) && user.attributes.contains_key(attr) {
+                    user.attributes.insert(format!("{attr}_verified"), "true".into());
+                }
+            }
+        }
         self.set_password(&pool, &mut user, &password).await?;
         match self.store.insert_user(&user, &aliases_of(&pool, &user.attributes)).await {
             Ok(()) => {}
@@ -97,6 +119,28 @@ impl UserPools {
             .unwrap_or_default();
         let fill = |t: &str| t.replace("{username}", &user.username).replace("{####}", password);
         let default_body = "Your username is {username} and temporary password is {####}.";
+        // CustomMessage_AdminCreateUser: the hook writes the invitation
+        // around the placeholders; the password never goes to the hook.
+        let request = serde_json::json!({
+            "userAttributes": attributes_json(&user.attributes),
+            "codeParameter": "{####}",
+            "usernameParameter": "{username}",
+            "clientMetadata": {},
+        });
+        let event = Event {
+            trigger: Trigger::CustomMessage,
+            source: "CustomMessage_AdminCreateUser",
+            user_name: &user.username,
+            client_id: None,
+            request,
+            version: "1",
+        };
+        let custom = self.call_hook(pool, event).await?.unwrap_or_default();
+        let custom_text = |k: &str| custom.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+        let mut template = template;
+        template.email_message = custom_text("emailMessage").or(template.email_message);
+        template.email_subject = custom_text("emailSubject").or(template.email_subject);
+        template.sms_message = custom_text("smsMessage").or(template.sms_message);
         let mediums: Vec<&str> =
             if mediums.is_empty() { vec!["SMS"] } else { mediums.iter().map(String::as_str).collect() };
         for medium in mediums {
