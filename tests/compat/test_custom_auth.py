@@ -42,7 +42,8 @@ class HookServer:
         self.calls: list[dict] = []           # {path, event, ok, problem}
         self.lock = threading.Lock()
         self.routes = {"/define": define, "/create": create, "/verify": verify,
-                       "/migrate": migrate, "/email-sender": ack, "/sms-sender": ack}
+                       "/migrate": migrate, "/email-sender": ack, "/sms-sender": ack,
+                       "/define-srp": define_srp_first}
 
     def start(self) -> "HookServer":
         hooks = self
@@ -122,6 +123,18 @@ def define(event):
     if len(history) >= ROUNDS:
         return {"issueTokens": True, "failAuthentication": False}
     return {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}
+
+
+def define_srp_first(event):
+    """The SRP_A-first variant: password first, then one question."""
+    history = event["request"]["session"]
+    if any(not h["challengeResult"] for h in history):
+        return {"issueTokens": False, "failAuthentication": True}
+    if not history:
+        return {"challengeName": "SRP_A", "issueTokens": False, "failAuthentication": False}
+    if history[-1]["challengeName"] == "PASSWORD_VERIFIER":
+        return {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False, "failAuthentication": False}
+    return {"issueTokens": True, "failAuthentication": False}
 
 
 def question(n: int) -> tuple[str, str]:
@@ -293,6 +306,41 @@ def test_client_without_custom_auth(auth_idp, hooks, custom):
     name = admin_user(auth_idp, custom["pool"])["username"]
     expect_error("InvalidParameterException", start_custom, auth_idp, {"client": client}, name)
     assert hooks.events(custom["pool"], user=name) == []
+
+
+def test_srp_a_first_then_custom_challenge(auth_idp, hooks, hook_secret):
+    """CUSTOM_AUTH with SRP_A: Define asks for the password (SRP_A → PASSWORD_VERIFIER), then a question."""
+    from pycognito.aws_srp import AWSSRP
+    pid = hook_pool(auth_idp, hooks, hook_secret, {"DefineAuthChallenge": hooks.url("/define-srp"),
+                                                   "CreateAuthChallenge": hooks.url("/create"),
+                                                   "VerifyAuthChallengeResponse": hooks.url("/verify")})
+    client = new_app_client(auth_idp, pid, ExplicitAuthFlows=CUSTOM_FLOWS)
+    cid = client["ClientId"]
+    name = admin_user(auth_idp, pid)["username"]
+    srp = AWSSRP(username=name, password=PASSWORD, pool_id=pid, client_id=cid, client=auth_idp)
+    params = dict(srp.get_auth_params(), CHALLENGE_NAME="SRP_A")
+    resp = auth_idp.initiate_auth(ClientId=cid, AuthFlow="CUSTOM_AUTH", AuthParameters=params)
+    assert resp["ChallengeName"] == "PASSWORD_VERIFIER", resp
+    proof = srp.process_challenge(resp["ChallengeParameters"], params)
+    resp = auth_idp.respond_to_auth_challenge(ClientId=cid, ChallengeName="PASSWORD_VERIFIER",
+                                              ChallengeResponses=proof, **({"Session": resp["Session"]}
+                                                                           if resp.get("Session") else {}))
+    # The create hook numbers questions by the history length: two SRP steps, so question 3.
+    session = expect_question(resp, name, 3)
+    expect_tokens(answer(auth_idp, {"client": client}, name, session, question(3)[1]))
+    defines = hooks.events(pid, "DefineAuthChallenge_Authentication", name)
+    srp_steps = [{"challengeName": "SRP_A", "challengeResult": True, "challengeMetadata": None},
+                 {"challengeName": "PASSWORD_VERIFIER", "challengeResult": True, "challengeMetadata": None}]
+    assert [d["request"]["session"] for d in defines] == [
+        [], srp_steps, srp_steps + [{"challengeName": "CUSTOM_CHALLENGE", "challengeResult": True,
+                                     "challengeMetadata": "Q3"}]], defines
+    # A wrong password ends the sign-in at PASSWORD_VERIFIER.
+    bad = AWSSRP(username=name, password=OTHER_PASSWORD, pool_id=pid, client_id=cid, client=auth_idp)
+    bad_params = dict(bad.get_auth_params(), CHALLENGE_NAME="SRP_A")
+    resp = auth_idp.initiate_auth(ClientId=cid, AuthFlow="CUSTOM_AUTH", AuthParameters=bad_params)
+    expect_error("NotAuthorizedException", auth_idp.respond_to_auth_challenge, ClientId=cid,
+                 ChallengeName="PASSWORD_VERIFIER",
+                 ChallengeResponses=bad.process_challenge(resp["ChallengeParameters"], bad_params))
 
 
 # ---------------------------------------------------------- UserMigration ----

@@ -25,11 +25,15 @@ pub(crate) struct CustomAuthState {
 }
 
 impl UserPools {
+    /// With `srp_a`, the SRP_A-first variant: DefineAuthChallenge may ask
+    /// for the password first (challengeName `SRP_A`), answered by
+    /// PASSWORD_VERIFIER, after which it is asked again with the two results.
     pub(super) async fn custom_start(
         &self,
         pool: &UserPool,
         client: &AppClient,
         username: &str,
+        srp_a: Option<&str>,
     ) -> Result<AuthOutcome> {
         if super::triggers::hook_url(pool, Trigger::DefineAuthChallenge).is_none() {
             return Err(IdpError::InvalidUserPoolConfiguration(
@@ -50,19 +54,27 @@ impl UserPools {
             return Err(IdpError::UserNotConfirmed("User is not confirmed.".into()));
         }
         let auth_time = self.now_ms() / 1000;
-        self.custom_round(pool, client, user, Vec::new(), auth_time).await
+        match srp_a {
+            Some(a) => {
+                let decided = self.define_auth_challenge(pool, client, &user, &[]).await?;
+                match decided.get("challengeName").and_then(Value::as_str) {
+                    Some("SRP_A") if !flag(&decided, "failAuthentication") => {
+                        self.srp_start(pool, client, &user.username, a, true).await
+                    }
+                    _ => self.custom_decided(pool, client, user, Vec::new(), auth_time, decided).await,
+                }
+            }
+            None => self.custom_round(pool, client, user, Vec::new(), auth_time).await,
+        }
     }
 
-    /// Asks DefineAuthChallenge what comes next, then tokens, a failure, or
-    /// a new challenge from CreateAuthChallenge.
-    async fn custom_round(
+    async fn define_auth_challenge(
         &self,
         pool: &UserPool,
         client: &AppClient,
-        user: User,
-        history: Vec<Value>,
-        auth_time: i64,
-    ) -> Result<AuthOutcome> {
+        user: &User,
+        history: &[Value],
+    ) -> Result<Map<String, Value>> {
         let define = Event {
             trigger: Trigger::DefineAuthChallenge,
             source: "DefineAuthChallenge_Authentication",
@@ -76,9 +88,35 @@ impl UserPools {
             }),
             version: "1",
         };
-        let decided = self.call_hook(pool, define).await?.ok_or_else(|| {
+        self.call_hook(pool, define).await?.ok_or_else(|| {
             IdpError::InvalidUserPoolConfiguration("Custom auth lambda trigger is not configured.".into())
-        })?;
+        })
+    }
+
+    /// Asks DefineAuthChallenge what comes next, then tokens, a failure, or
+    /// a new challenge from CreateAuthChallenge.
+    pub(super) async fn custom_round(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        history: Vec<Value>,
+        auth_time: i64,
+    ) -> Result<AuthOutcome> {
+        let decided = self.define_auth_challenge(pool, client, &user, &history).await?;
+        self.custom_decided(pool, client, user, history, auth_time, decided).await
+    }
+
+    /// Acts on DefineAuthChallenge's answer.
+    async fn custom_decided(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        history: Vec<Value>,
+        auth_time: i64,
+        decided: Map<String, Value>,
+    ) -> Result<AuthOutcome> {
         if flag(&decided, "failAuthentication") || history.len() >= MAX_ROUNDS {
             return Err(IdpError::NotAuthorized("Incorrect username or password.".into()));
         }

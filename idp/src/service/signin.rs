@@ -153,7 +153,7 @@ impl UserPools {
                 }
                 let username = required("USERNAME")?;
                 self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
-                self.srp_start(&pool, &client, username, required("SRP_A")?).await
+                self.srp_start(&pool, &client, username, required("SRP_A")?, false).await
             }
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
                 // Legacy clients (pre-ALLOW_ names) may always refresh.
@@ -184,13 +184,7 @@ impl UserPools {
                 }
                 let username = required("USERNAME")?;
                 self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
-                if param("SRP_A").is_some() {
-                    return Err(IdpError::InvalidParameter(
-                        "CUSTOM_AUTH with SRP_A (password verification first) is not supported by this server."
-                            .into(),
-                    ));
-                }
-                self.custom_start(&pool, &client, username).await
+                self.custom_start(&pool, &client, username, param("SRP_A")).await
             }
             other => Err(IdpError::InvalidParameter(format!(
                 "1 validation error detected: Value '{other}' at 'authFlow' failed to satisfy constraint: Member must \

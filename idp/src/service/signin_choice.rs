@@ -102,7 +102,7 @@ impl UserPools {
                 }
             },
             "PASSWORD_SRP" => match param("SRP_A") {
-                Some(srp_a) => self.srp_start(pool, client, &user.username, srp_a).await,
+                Some(srp_a) => self.srp_start(pool, client, &user.username, srp_a, false).await,
                 None => {
                     let session = self.seal_session(pool, client, user, "PASSWORD_SRP", 0)?;
                     Ok(AuthOutcome::Challenge(Challenge {

@@ -30,6 +30,10 @@ struct SrpState {
     b: String,
     big_b: String,
     expires_ms: i64,
+    /// CUSTOM_AUTH's SRP_A-first variant: after the password, back to
+    /// DefineAuthChallenge.
+    #[serde(default)]
+    custom: bool,
 }
 
 fn wrong() -> IdpError {
@@ -43,6 +47,7 @@ impl UserPools {
         client: &AppClient,
         username: &str,
         srp_a: &str,
+        custom: bool,
     ) -> Result<AuthOutcome> {
         let group = Group::new();
         let a = parse_hex(srp_a)
@@ -84,6 +89,7 @@ impl UserPools {
             b: hex(&b),
             big_b: hex(&big_b),
             expires_ms: self.now_ms() + SRP_VALIDITY_MS,
+            custom,
         };
         let plain = serde_json::to_vec(&state).map_err(|e| IdpError::Internal(e.to_string()))?;
         let secret_block = STANDARD.encode(self.master_key.seal(&plain, SRP_AAD));
@@ -162,6 +168,13 @@ impl UserPools {
         if !matches {
             self.store.record_failure(&pool.id, &user.username_key, &lock_until(now)).await?;
             return Err(wrong());
+        }
+        if state.custom {
+            let history = vec![
+                serde_json::json!({"challengeName": "SRP_A", "challengeResult": true, "challengeMetadata": null}),
+                serde_json::json!({"challengeName": "PASSWORD_VERIFIER", "challengeResult": true, "challengeMetadata": null}),
+            ];
+            return self.custom_round(pool, client, user, history, now / 1000).await;
         }
         self.first_factor_passed(pool, client, user, now / 1000).await
     }
