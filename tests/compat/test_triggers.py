@@ -629,3 +629,30 @@ def test_admin_create_user_triggers(auth_idp, hook, smtp_sink):
         UserPoolId=pid, ClientId=client["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": name, "PASSWORD": temporary})
     assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+
+
+def test_custom_message_for_mfa_codes(auth_idp, hook, smtp_sink):
+    """CustomMessage_Authentication writes the email of an EMAIL_OTP second factor."""
+    from harness import mfa_settings
+    url = hook.route("mfa-message", lambda ev: reply(
+        ev, emailSubject="Acme sign-in", emailMessage=f"Acme sign-in code: {ev['request']['codeParameter']}"))
+    pid, client = trigger_pool(auth_idp, hook, {"CustomMessage": url})
+    auth_idp.set_user_pool_mfa_config(UserPoolId=pid, MfaConfiguration="OPTIONAL",
+                                      EmailMfaConfiguration={"Message": "Code {####}", "Subject": "Code"})
+    addr = new_email("mfa")
+    user = admin_user(auth_idp, pid, attrs={"email": addr, "email_verified": "true"})
+    auth_idp.admin_set_user_mfa_preference(UserPoolId=pid, Username=user["username"],
+                                           **mfa_settings(email=True, preferred="EMAIL_OTP"))
+    mark = smtp_sink.mark()
+    resp = password_auth(auth_idp, client, user["username"], PASSWORD)
+    assert resp["ChallengeName"] == "EMAIL_OTP", resp
+    mail = smtp_sink.wait_for(addr, since=mark)
+    assert mail.subject == "Acme sign-in", mail.summary()
+    m = re.fullmatch(r"Acme sign-in code: (\d{6})", mail.text.strip())
+    assert m, mail.text
+    [ev] = hook.events(url)
+    assert ev["triggerSource"] == "CustomMessage_Authentication" and m.group(1) not in json.dumps(ev)
+    done = auth_idp.respond_to_auth_challenge(
+        ClientId=client["ClientId"], ChallengeName="EMAIL_OTP", Session=resp["Session"],
+        ChallengeResponses={"USERNAME": user["username"], "EMAIL_OTP_CODE": m.group(1)})
+    assert "IdToken" in done["AuthenticationResult"]

@@ -156,31 +156,60 @@ impl UserPools {
         match factor {
             SMS => {
                 let phone = user.attributes.get("phone_number").cloned().unwrap_or_default();
-                let template = factors
-                    .sms
-                    .as_ref()
-                    .and_then(|o| o.get("SmsAuthenticationMessage"))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-                    .or_else(|| pool.settings.sms_authentication_message.clone())
+                // Custom sender or CustomMessage_Authentication first.
+                let sent = self
+                    .custom_sender(pool, user, "phone_number", &user.attributes, &code, "authentication")
+                    .await?;
+                let custom = if sent {
+                    Default::default()
+                } else {
+                    self.custom_message(pool, user, &user.attributes, "authentication").await?
+                };
+                let template = custom.get("smsMessage").and_then(|v| v.as_str()).map(str::to_string);
+                let template = template
+                    .or_else(|| {
+                        factors
+                            .sms
+                            .as_ref()
+                            .and_then(|o| o.get("SmsAuthenticationMessage"))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                            .or_else(|| pool.settings.sms_authentication_message.clone())
+                    })
                     .unwrap_or_else(|| "Your authentication code is {####}.".into());
-                self.send_sms(pool, &phone, &template.replace("{####}", &code), "mfa").await?;
+                if !sent {
+                    self.send_sms(pool, &phone, &template.replace("{####}", &code), "mfa").await?;
+                }
                 parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), "SMS".into());
                 parameters.insert("CODE_DELIVERY_DESTINATION".into(), mask_destination(&phone));
             }
             EMAIL => {
                 let email = user.attributes.get("email").cloned().unwrap_or_default();
-                let field = |name: &str| {
-                    factors
-                        .email
-                        .as_ref()
-                        .and_then(|o| o.get(name))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
+                let sent = self
+                    .custom_sender(pool, user, "email", &user.attributes, &code, "authentication")
+                    .await?;
+                let custom = if sent {
+                    Default::default()
+                } else {
+                    self.custom_message(pool, user, &user.attributes, "authentication").await?
                 };
-                let body = field("Message").unwrap_or_else(|| "Your authentication code is {####}.".into());
-                let subject = field("Subject").unwrap_or_else(|| "Your authentication code".into());
-                self.send_email(pool, &email, &subject, &body.replace("{####}", &code)).await?;
+                let field = |name: &str, custom_name: &str| {
+                    custom.get(custom_name).and_then(|v| v.as_str()).map(str::to_string).or_else(|| {
+                        factors
+                            .email
+                            .as_ref()
+                            .and_then(|o| o.get(name))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                    })
+                };
+                let body = field("Message", "emailMessage")
+                    .unwrap_or_else(|| "Your authentication code is {####}.".into());
+                let subject =
+                    field("Subject", "emailSubject").unwrap_or_else(|| "Your authentication code".into());
+                if !sent {
+                    self.send_email(pool, &email, &subject, &body.replace("{####}", &code)).await?;
+                }
                 parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), "EMAIL".into());
                 parameters.insert("CODE_DELIVERY_DESTINATION".into(), mask_destination(&email));
             }

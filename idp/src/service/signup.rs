@@ -190,6 +190,71 @@ impl UserPools {
         Ok(Some(self.send_code_message(pool, user, attribute, &destination, &code, defaults, purpose).await?))
     }
 
+    /// A custom sender, when the pool has one for this channel, delivers the
+    /// message itself and gets the code encrypted (triggers::encrypt_code).
+    /// True when it did.
+    pub(super) async fn custom_sender(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        attribute: &str,
+        shown: &std::collections::BTreeMap<String, String>,
+        code: &str,
+        purpose: &str,
+    ) -> Result<bool> {
+        let sender = if attribute == "email" { Trigger::CustomEmailSender } else { Trigger::CustomSmsSender };
+        if super::triggers::hook_url(pool, sender).is_none() {
+            return Ok(false);
+        }
+        let source = format!("{}_{}", sender.name(), message_kind(purpose));
+        let key = super::triggers::sender_key(pool, &self.hook_secret(&pool.id));
+        let request = json!({
+            "type": if attribute == "email" { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" },
+            "code": super::triggers::encrypt_code(&key, code)?,
+            "userAttributes": attributes_json(shown),
+            "clientMetadata": {},
+        });
+        let event = Event {
+            trigger: sender,
+            source: &source,
+            user_name: &user.username,
+            client_id: None,
+            request,
+            version: "1",
+        };
+        self.call_hook(pool, event).await?;
+        Ok(true)
+    }
+
+    /// CustomMessage: the hook writes the message around the code
+    /// placeholder (the code itself never goes to the hook); its answer's
+    /// `emailMessage`, `emailSubject`, `smsMessage`, or nothing.
+    pub(super) async fn custom_message(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        shown: &std::collections::BTreeMap<String, String>,
+        purpose: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let source = format!("CustomMessage_{}", message_kind(purpose));
+        let request = json!({
+            "userAttributes": attributes_json(shown),
+            "codeParameter": "{####}",
+            "usernameParameter": "{username}",
+            "linkParameter": "{##Click Here##}",
+            "clientMetadata": {},
+        });
+        let event = Event {
+            trigger: Trigger::CustomMessage,
+            source: &source,
+            user_name: &user.username,
+            client_id: None,
+            request,
+            version: "1",
+        };
+        Ok(self.call_hook(pool, event).await?.unwrap_or_default())
+    }
+
     /// Sends a code by the channel of `attribute` (email or phone) with the
     /// pool's verification templates (or `defaults`: body, subject), and
     /// says where it went.
@@ -214,65 +279,10 @@ impl UserPools {
             if attribute == "email" { ("EMAIL", "email") } else { ("SMS", "phone_number") };
         let delivered =
             CodeDelivery { destination: mask_destination(destination), medium, attribute: attr_name };
-        // A custom sender delivers the message itself; it gets the code
-        // encrypted (see triggers::encrypt_code).
-        let sender = if attribute == "email" { Trigger::CustomEmailSender } else { Trigger::CustomSmsSender };
-        if super::triggers::hook_url(pool, sender).is_some() {
-            let suffix = match purpose {
-                "signup" => "SignUp",
-                "resend" => "ResendCode",
-                "forgot-password" => "ForgotPassword",
-                "update-attribute" => "UpdateUserAttribute",
-                "verify-attribute" => "VerifyUserAttribute",
-                "admin-create-user" => "AdminCreateUser",
-                _ => "Authentication",
-            };
-            let source = format!("{}_{suffix}", sender.name());
-            let key = super::triggers::sender_key(pool, &self.hook_secret(&pool.id));
-            let request = json!({
-                "type": if attribute == "email" { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" },
-                "code": super::triggers::encrypt_code(&key, code)?,
-                "userAttributes": attributes_json(&shown),
-                "clientMetadata": {},
-            });
-            let event = Event {
-                trigger: sender,
-                source: &source,
-                user_name: &user.username,
-                client_id: None,
-                request,
-                version: "1",
-            };
-            self.call_hook(pool, event).await?;
+        if self.custom_sender(pool, user, attribute, &shown, code, purpose).await? {
             return Ok(delivered);
         }
-        // CustomMessage: the hook writes the message around the code
-        // placeholder; the code itself never goes to the hook.
-        let source = match purpose {
-            "signup" => "CustomMessage_SignUp",
-            "resend" => "CustomMessage_ResendCode",
-            "forgot-password" => "CustomMessage_ForgotPassword",
-            "update-attribute" => "CustomMessage_UpdateUserAttribute",
-            "verify-attribute" => "CustomMessage_VerifyUserAttribute",
-            "admin-create-user" => "CustomMessage_AdminCreateUser",
-            _ => "CustomMessage_Authentication",
-        };
-        let request = json!({
-            "userAttributes": attributes_json(&shown),
-            "codeParameter": "{####}",
-            "usernameParameter": "{username}",
-            "linkParameter": "{##Click Here##}",
-            "clientMetadata": {},
-        });
-        let event = Event {
-            trigger: Trigger::CustomMessage,
-            source,
-            user_name: &user.username,
-            client_id: None,
-            request,
-            version: "1",
-        };
-        let custom = self.call_hook(pool, event).await?.unwrap_or_default();
+        let custom = self.custom_message(pool, user, &shown, purpose).await?;
         let custom_text = |k: &str| custom.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
         if attribute == "email" {
             let body = custom_text("emailMessage")
@@ -447,5 +457,18 @@ impl UserPools {
 
     pub(super) fn prevents_existence_errors(client: &AppClient) -> bool {
         client.settings.prevent_user_existence_errors == Some(PreventUserExistenceErrors::ENABLED)
+    }
+}
+
+/// The `triggerSource` suffix of a code message's purpose.
+fn message_kind(purpose: &str) -> &'static str {
+    match purpose {
+        "signup" => "SignUp",
+        "resend" => "ResendCode",
+        "forgot-password" => "ForgotPassword",
+        "update-attribute" => "UpdateUserAttribute",
+        "verify-attribute" => "VerifyUserAttribute",
+        "admin-create-user" => "AdminCreateUser",
+        _ => "Authentication",
     }
 }
