@@ -487,3 +487,19 @@ def test_custom_sms_sender_sign_up(auth_idp, hooks, hook_secret, sms_sink):
     assert attrs_dict(got["UserAttributes"])["phone_number_verified"] == "true"
     time.sleep(0.3)
     assert not sms_sink.find(phone, since=mark), "an SMS went out although CustomSMSSender is configured"
+
+
+def test_custom_email_sender_invitation(auth_idp, hooks, hook_secret, smtp_sink):
+    """AdminCreateUser's invitation: the temporary password goes to the sender encrypted, nothing is mailed."""
+    pid = sender_pool(auth_idp, hooks, hook_secret, "CustomEmailSender", "/email-sender", None)
+    client = new_app_client(auth_idp, pid)
+    name, email, mark = unique("invite"), new_email(), smtp_sink.mark()
+    auth_idp.admin_create_user(UserPoolId=pid, Username=name, UserAttributes=attrs_list({"email": email}),
+                               TemporaryPassword="Temp0rary!pw1", DesiredDeliveryMediums=["EMAIL"])
+    (event,) = hooks.events(pid, "CustomEmailSender_AdminCreateUser", name)
+    assert event["request"]["type"] == "customEmailSenderRequestV1"
+    assert decrypt_code(derived_key(hook_secret(pid)), event["request"]["code"]) == "Temp0rary!pw1"
+    assert "Temp0rary!pw1" not in json.dumps(event)
+    smtp_sink.assert_nothing_for(email, since=mark)
+    resp = password_auth(auth_idp, client, name, "Temp0rary!pw1")
+    assert resp["ChallengeName"] == "NEW_PASSWORD_REQUIRED"

@@ -145,6 +145,21 @@ impl UserPools {
             if mediums.is_empty() { vec!["SMS"] } else { mediums.iter().map(String::as_str).collect() };
         for medium in mediums {
             match (medium, user.attributes.get("email"), user.attributes.get("phone_number")) {
+                ("EMAIL", Some(_), _)
+                    if self
+                        .custom_sender(pool, user, "email", &user.attributes, password, "admin-create-user")
+                        .await? => {}
+                ("SMS", _, Some(_))
+                    if self
+                        .custom_sender(
+                            pool,
+                            user,
+                            "phone_number",
+                            &user.attributes,
+                            password,
+                            "admin-create-user",
+                        )
+                        .await? => {}
                 ("EMAIL", Some(email), _) => {
                     let subject =
                         template.email_subject.clone().unwrap_or_else(|| "Your temporary password".into());
