@@ -409,6 +409,39 @@ pub struct User {
     pub updated_ms: i64,
 }
 
+impl User {
+    /// A new user with no password yet, no failures, no MFA, created `now_ms`.
+    pub fn fresh(
+        pool_id: &str,
+        username_key: String,
+        username: String,
+        sub: String,
+        status: UserStatus,
+        attributes: BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            pool_id: pool_id.to_string(),
+            username_key,
+            username,
+            sub,
+            status,
+            enabled: true,
+            attributes,
+            password_hash: None,
+            password_set_ms: now_ms,
+            failed_attempts: 0,
+            locked_until_ms: 0,
+            tokens_valid_after_ms: 0,
+            pending_attributes: Default::default(),
+            srp: None,
+            mfa: Default::default(),
+            created_ms: now_ms,
+            updated_ms: now_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SrpVerifier {
     pub salt: String,

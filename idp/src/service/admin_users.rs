@@ -47,25 +47,15 @@ impl UserPools {
             None => generate_password(&policy),
         };
         let now = self.now_ms();
-        let mut user = User {
-            pool_id: pool.id.clone(),
-            username_key: username_key(&pool, &username),
+        let mut user = User::fresh(
+            &pool.id,
+            username_key(&pool, &username),
             username,
             sub,
-            status: UserStatus::FORCE_CHANGE_PASSWORD,
-            enabled: true,
+            UserStatus::FORCE_CHANGE_PASSWORD,
             attributes,
-            password_hash: None,
-            password_set_ms: now,
-            failed_attempts: 0,
-            locked_until_ms: 0,
-            tokens_valid_after_ms: 0,
-            pending_attributes: Default::default(),
-            srp: None,
-            mfa: Default::default(),
-            created_ms: now,
-            updated_ms: now,
-        };
+            now,
+        );
         // PreSignUp_AdminCreateUser: the hook may refuse, or verify contacts.
         let request = serde_json::json!({
             "userAttributes": attributes_json(&user.attributes),

@@ -323,26 +323,11 @@ impl UserPools {
         let sub = uuid::Uuid::new_v4().to_string();
         attributes.insert("sub".into(), sub.clone());
         let now = self.now_ms();
-        let user = User {
-            pool_id: pool.id.clone(),
-            username_key: username_key(pool, &username),
-            username,
-            sub,
-            // Without a hash the user must reset their password, as in Cognito.
-            status: if hash.is_some() { UserStatus::CONFIRMED } else { UserStatus::RESET_REQUIRED },
-            enabled: true,
-            attributes,
-            password_hash: hash,
-            password_set_ms: now,
-            failed_attempts: 0,
-            locked_until_ms: 0,
-            tokens_valid_after_ms: 0,
-            pending_attributes: BTreeMap::new(),
-            srp: None,
-            mfa: Default::default(),
-            created_ms: now,
-            updated_ms: now,
-        };
+        // Without a hash the user must reset their password, as in Cognito.
+        let status = if hash.is_some() { UserStatus::CONFIRMED } else { UserStatus::RESET_REQUIRED };
+        let mut user =
+            User::fresh(&pool.id, username_key(pool, &username), username, sub, status, attributes, now);
+        user.password_hash = hash;
         let aliases = aliases_of(pool, &user.attributes);
         Ok((user, aliases))
     }

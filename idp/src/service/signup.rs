@@ -94,25 +94,15 @@ impl UserPools {
         super::passwords::check_policy(&self.password_policy(&pool), password)?;
 
         let now = self.now_ms();
-        let mut user = User {
-            pool_id: pool.id.clone(),
-            username_key: username_key(&pool, &username),
+        let mut user = User::fresh(
+            &pool.id,
+            username_key(&pool, &username),
             username,
-            sub: sub.clone(),
-            status: UserStatus::UNCONFIRMED,
-            enabled: true,
+            sub.clone(),
+            UserStatus::UNCONFIRMED,
             attributes,
-            password_hash: None,
-            password_set_ms: now,
-            failed_attempts: 0,
-            locked_until_ms: 0,
-            tokens_valid_after_ms: 0,
-            pending_attributes: Default::default(),
-            srp: None,
-            mfa: Default::default(),
-            created_ms: now,
-            updated_ms: now,
-        };
+            now,
+        );
         // PreSignUp: the hook may refuse, confirm the user, verify contacts.
         let request = json!({
             "userAttributes": attributes_json(&user.attributes),

@@ -524,25 +524,8 @@ impl UserPools {
             _ => UserStatus::CONFIRMED,
         };
         let now = self.now_ms();
-        let mut user = User {
-            pool_id: pool.id.clone(),
-            username_key: username_key(pool, &internal),
-            username: internal,
-            sub,
-            status,
-            enabled: true,
-            attributes,
-            password_hash: None,
-            password_set_ms: now,
-            failed_attempts: 0,
-            locked_until_ms: 0,
-            tokens_valid_after_ms: 0,
-            pending_attributes: Default::default(),
-            srp: None,
-            mfa: Default::default(),
-            created_ms: now,
-            updated_ms: now,
-        };
+        let mut user =
+            User::fresh(&pool.id, username_key(pool, &internal), internal, sub, status, attributes, now);
         if let Some(p) = password {
             self.set_password(pool, &mut user, p).await?;
         }
