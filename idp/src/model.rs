@@ -626,3 +626,19 @@ pub struct ImportJob {
     pub completion_message: Option<String>,
     pub failures: Vec<ImportFailure>,
 }
+
+/// An OAuth resource server: its scopes are `<identifier>/<name>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceServer {
+    pub pool_id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<ResourceServerScope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceServerScope {
+    pub scope_name: String,
+    pub scope_description: String,
+}

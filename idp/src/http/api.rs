@@ -27,6 +27,11 @@ const OPERATIONS: &[(&str, Access)] = &[
     ("UpdateUserPoolClient", Access::Signed),
     ("DeleteUserPoolClient", Access::Signed),
     ("ListUserPoolClients", Access::Signed),
+    ("CreateResourceServer", Access::Signed),
+    ("DescribeResourceServer", Access::Signed),
+    ("UpdateResourceServer", Access::Signed),
+    ("DeleteResourceServer", Access::Signed),
+    ("ListResourceServers", Access::Signed),
 ];
 
 pub struct UserPoolApi {
@@ -292,6 +297,37 @@ impl JsonService for UserPoolApi {
                 let items: Vec<Value> = page.items.iter().map(client_description).collect();
                 Ok(with_next_token(json!({ "UserPoolClients": items }), page.next_token))
             }
+            "CreateResourceServer" | "UpdateResourceServer" => {
+                let r: ResourceServerRequest = decode(body)?;
+                let scopes = r.scopes.unwrap_or_default();
+                let rs = if operation == "CreateResourceServer" {
+                    pools.create_resource_server(&r.user_pool_id, &r.identifier, &r.name, scopes).await?
+                } else {
+                    pools.update_resource_server(&r.user_pool_id, &r.identifier, &r.name, scopes).await?
+                };
+                Ok(json!({ "ResourceServer": resource_server_type(&rs) }))
+            }
+            "DescribeResourceServer" | "DeleteResourceServer" => {
+                let r: ResourceServerRef = decode(body)?;
+                if operation == "DeleteResourceServer" {
+                    pools.delete_resource_server(&r.user_pool_id, &r.identifier).await?;
+                    return Ok(json!({}));
+                }
+                let rs = pools.describe_resource_server(&r.user_pool_id, &r.identifier).await?;
+                Ok(json!({ "ResourceServer": resource_server_type(&rs) }))
+            }
+            "ListResourceServers" => {
+                let r: ListUserPoolClientsRequest = decode(body)?;
+                let max = r.max_results.ok_or_else(|| {
+                    AwsError::invalid_parameter(
+                        "1 validation error detected: Value null at 'maxResults' failed to satisfy constraint: \
+                         Member must not be null",
+                    )
+                })?;
+                let page = pools.list_resource_servers(&r.user_pool_id, max, r.next_token.as_deref()).await?;
+                let items: Vec<Value> = page.items.iter().map(resource_server_type).collect();
+                Ok(with_next_token(json!({ "ResourceServers": items }), page.next_token))
+            }
             other if accounts_api::SIGNED.contains(&other) => {
                 accounts_api::call_signed(pools, other, body).await
             }
@@ -304,4 +340,29 @@ impl JsonService for UserPoolApi {
             other => auth_api::call_signed(pools, other, body, ctx).await,
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResourceServerRequest {
+    user_pool_id: String,
+    identifier: String,
+    name: String,
+    scopes: Option<Vec<crate::model::ResourceServerScope>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResourceServerRef {
+    user_pool_id: String,
+    identifier: String,
+}
+
+fn resource_server_type(rs: &crate::model::ResourceServer) -> Value {
+    json!({
+        "UserPoolId": rs.pool_id,
+        "Identifier": rs.identifier,
+        "Name": rs.name,
+        "Scopes": rs.scopes,
+    })
 }

@@ -40,7 +40,8 @@ impl UserPools {
             (None, true) => Some(secrets::random_string(51, secrets::LOWER_ALNUM)),
             (None, false) => None,
         };
-        let settings = self.checked_settings(&pool, req.settings, secret.is_some())?;
+        let custom = self.custom_scopes(&pool.id).await?;
+        let settings = self.checked_settings(&pool, req.settings, secret.is_some(), &custom)?;
         let now = self.now_ms();
         let mut client = AppClient {
             client_id: String::new(),
@@ -88,7 +89,8 @@ impl UserPools {
             check_client_name(&name)?;
             client.name = name;
         }
-        client.settings = self.checked_settings(&pool, settings, secret.is_some())?;
+        let custom = self.custom_scopes(&pool.id).await?;
+        client.settings = self.checked_settings(&pool, settings, secret.is_some(), &custom)?;
         client.updated_ms = self.now_ms();
         if !self.store.update_client(&client).await? {
             return Err(client_not_found(client_id));
@@ -138,6 +140,7 @@ impl UserPools {
         pool: &UserPool,
         mut s: ClientSettings,
         has_secret: bool,
+        custom_scopes: &[String],
     ) -> Result<ClientSettings> {
         normalize_validity(&mut s)?;
         let flows = s.explicit_auth_flows.get_or_insert_with(|| {
@@ -190,7 +193,7 @@ impl UserPools {
                 "DefaultRedirectURI must be one of the CallbackURLs.".into(),
             ));
         }
-        check_oauth(&s, has_secret)?;
+        check_oauth(&s, has_secret, custom_scopes)?;
         Ok(s)
     }
 }
@@ -286,7 +289,7 @@ fn check_urls(member: &str, urls: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn check_oauth(s: &ClientSettings, has_secret: bool) -> Result<()> {
+fn check_oauth(s: &ClientSettings, has_secret: bool, custom_scopes: &[String]) -> Result<()> {
     let flows = s.allowed_oauth_flows.as_deref().unwrap_or_default();
     let has = |f: OAuthFlow| flows.contains(&f);
     if has(OAuthFlow::client_credentials) {
@@ -310,9 +313,7 @@ fn check_oauth(s: &ClientSettings, has_secret: bool) -> Result<()> {
     }
     let scopes = s.allowed_oauth_scopes.as_deref().unwrap_or_default();
     for scope in scopes {
-        if !STANDARD_SCOPES.contains(&scope.as_str()) {
-            // Resource servers arrive with the OAuth issue; until then no
-            // custom scope can exist.
+        if !STANDARD_SCOPES.contains(&scope.as_str()) && !custom_scopes.iter().any(|c| c == scope) {
             return Err(IdpError::ScopeDoesNotExist(format!("Invalid scope requested: {scope}")));
         }
     }
@@ -385,16 +386,17 @@ mod tests {
             allowed_oauth_flows: Some(vec![OAuthFlow::client_credentials]),
             ..Default::default()
         };
-        assert!(matches!(check_oauth(&cc, false), Err(IdpError::InvalidOAuthFlow(_))));
-        assert!(check_oauth(&cc, true).is_ok());
+        assert!(matches!(check_oauth(&cc, false, &[]), Err(IdpError::InvalidOAuthFlow(_))));
+        assert!(check_oauth(&cc, true, &[]).is_ok());
         let cc_openid = ClientSettings {
             allowed_oauth_flows: Some(vec![OAuthFlow::client_credentials]),
             allowed_oauth_scopes: Some(vec!["openid".into()]),
             ..Default::default()
         };
-        assert!(matches!(check_oauth(&cc_openid, true), Err(IdpError::InvalidOAuthFlow(_))));
+        assert!(matches!(check_oauth(&cc_openid, true, &[]), Err(IdpError::InvalidOAuthFlow(_))));
         let custom =
             ClientSettings { allowed_oauth_scopes: Some(vec!["api/read".into()]), ..Default::default() };
-        assert!(matches!(check_oauth(&custom, true), Err(IdpError::ScopeDoesNotExist(_))));
+        assert!(matches!(check_oauth(&custom, true, &[]), Err(IdpError::ScopeDoesNotExist(_))));
+        assert!(check_oauth(&custom, true, &["api/read".to_string()]).is_ok());
     }
 }

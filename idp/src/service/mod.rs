@@ -24,6 +24,7 @@ pub mod mfa;
 pub mod passwords;
 mod pools;
 mod recovery;
+mod resource_servers;
 pub mod schema;
 mod search;
 mod self_service;

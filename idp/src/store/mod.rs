@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AppClient, AuthEvent, CodePurpose, Group, ImportJob, OneTimeCode, RefreshToken, SigningKey, User,
-    UserFilter, UserPool,
+    AppClient, AuthEvent, CodePurpose, Group, ImportJob, OneTimeCode, RefreshToken, ResourceServer,
+    SigningKey, User, UserFilter, UserPool,
 };
 
 mod sql;
 mod sql_groups;
 mod sql_import;
+mod sql_resource;
 mod sql_users;
 
 pub use sql::{PostgresStore, SqliteStore};
@@ -236,6 +237,25 @@ pub trait ImportStore: Send + Sync {
 }
 
 /// Everything the user-pool service stores.
+#[async_trait]
+pub trait ResourceServerStore: Send + Sync {
+    /// Fails with [`StoreError::Conflict`] when the identifier is taken.
+    async fn insert_resource_server(&self, rs: &ResourceServer) -> Result<(), StoreError>;
+    async fn get_resource_server(
+        &self,
+        pool_id: &str,
+        identifier: &str,
+    ) -> Result<Option<ResourceServer>, StoreError>;
+    async fn update_resource_server(&self, rs: &ResourceServer) -> Result<bool, StoreError>;
+    async fn delete_resource_server(&self, pool_id: &str, identifier: &str) -> Result<bool, StoreError>;
+    async fn list_resource_servers(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ResourceServer>, StoreError>;
+}
+
 pub trait IdpStore:
     PoolStore
     + ClientStore
@@ -247,6 +267,7 @@ pub trait IdpStore:
     + GroupStore
     + EventStore
     + ImportStore
+    + ResourceServerStore
 {
 }
 impl<T> IdpStore for T where
@@ -260,5 +281,6 @@ impl<T> IdpStore for T where
         + GroupStore
         + EventStore
         + ImportStore
+        + ResourceServerStore
 {
 }
