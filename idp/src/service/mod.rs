@@ -21,6 +21,7 @@ mod custom_auth;
 pub mod groups;
 pub mod import;
 pub mod mfa;
+pub mod oauth;
 pub mod passwords;
 mod pools;
 mod recovery;

@@ -505,3 +505,33 @@ fn readable_attributes(client: &AppClient, user: &User) -> Vec<(String, Value)> 
         })
         .collect()
 }
+
+impl UserPools {
+    /// A client_credentials access token: `sub` and `client_id` are the
+    /// client, `scope` the granted custom scopes; no ID or refresh token.
+    pub(super) async fn client_credentials_token(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        scopes: &[String],
+    ) -> Result<(String, i64)> {
+        let keys = self.pool_keys(&pool.id, false).await?;
+        let iat = self.now_ms() / 1000;
+        let s = &client.settings;
+        let units = s.token_validity_units.clone().unwrap_or_default();
+        let life = validity_seconds(s.access_token_validity, units.access_token, TimeUnit::hours, 1);
+        let claims = json!({
+            "sub": client.client_id,
+            "token_use": "access",
+            "scope": scopes.join(" "),
+            "auth_time": iat,
+            "iss": self.issuer(&pool.id),
+            "exp": iat + life,
+            "iat": iat,
+            "version": 2,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "client_id": client.client_id,
+        });
+        Ok((self.sign(&keys, &claims)?, life))
+    }
+}

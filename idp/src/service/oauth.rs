@@ -1,0 +1,167 @@
+//! The OAuth 2.0 token endpoint's rules (`{issuer}/oauth2/token`): client
+//! authentication, the client_credentials and refresh_token grants, and
+//! RFC 6749 §5.2 errors. The HTTP framing is in `http::oauth2`.
+
+use std::collections::BTreeMap;
+
+use super::UserPools;
+use super::tokens::RefreshProof;
+use crate::error::IdpError;
+use crate::model::{AppClient, OAuthFlow, UserPool};
+
+/// RFC 6749 §5.2 error codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthError {
+    InvalidRequest(String),
+    InvalidClient,
+    InvalidGrant(String),
+    UnauthorizedClient(String),
+    UnsupportedGrantType,
+    InvalidScope(String),
+    ServerError,
+}
+
+impl OAuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        match self {
+            Self::InvalidRequest(m)
+            | Self::InvalidGrant(m)
+            | Self::UnauthorizedClient(m)
+            | Self::InvalidScope(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// What the token endpoint answers.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_in: i64,
+}
+
+fn server_error(e: IdpError) -> OAuthError {
+    tracing::error!(error = %e, "token endpoint");
+    OAuthError::ServerError
+}
+
+impl UserPools {
+    /// The client named by HTTP Basic credentials or the form's
+    /// `client_id` / `client_secret`, authenticated: a client with a secret
+    /// must present it (compared in constant time), one without must not.
+    async fn oauth_client(
+        &self,
+        pool_id: &str,
+        form: &BTreeMap<String, String>,
+        basic: Option<(String, String)>,
+    ) -> Result<(UserPool, AppClient), OAuthError> {
+        let (client_id, secret) = match (&basic, form.get("client_id")) {
+            (Some((id, secret)), given) => {
+                if given.is_some_and(|g| g != id) || form.contains_key("client_secret") {
+                    return Err(OAuthError::InvalidRequest("Use one client authentication method.".into()));
+                }
+                (id.clone(), Some(secret.clone()))
+            }
+            (None, Some(id)) => (id.clone(), form.get("client_secret").cloned()),
+            (None, None) => return Err(OAuthError::InvalidClient),
+        };
+        let (pool, client) = match self.client_and_pool(&client_id).await {
+            Ok(found) => found,
+            Err(IdpError::ResourceNotFound(_)) => return Err(OAuthError::InvalidClient),
+            Err(e) => return Err(server_error(e)),
+        };
+        if pool.id != pool_id {
+            return Err(OAuthError::InvalidClient);
+        }
+        let has_secret = self.client_secret(&client).map_err(server_error)?.is_some();
+        match (has_secret, secret.as_deref()) {
+            (true, given) => {
+                self.check_client_secret(&client, given).map_err(|_| OAuthError::InvalidClient)?
+            }
+            (false, Some(s)) if !s.is_empty() => return Err(OAuthError::InvalidClient),
+            (false, _) => {}
+        }
+        Ok((pool, client))
+    }
+
+    /// `POST {issuer}/oauth2/token` with a form body.
+    pub async fn oauth_token(
+        &self,
+        pool_id: &str,
+        form: &BTreeMap<String, String>,
+        basic: Option<(String, String)>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant = form
+            .get("grant_type")
+            .ok_or_else(|| OAuthError::InvalidRequest("grant_type is required.".into()))?;
+        if !matches!(grant.as_str(), "client_credentials" | "refresh_token" | "authorization_code") {
+            return Err(OAuthError::UnsupportedGrantType);
+        }
+        let (pool, client) = self.oauth_client(pool_id, form, basic).await?;
+        let flows = client.settings.allowed_oauth_flows.clone().unwrap_or_default();
+        let oauth_enabled = client.settings.allowed_oauth_flows_user_pool_client == Some(true);
+        match grant.as_str() {
+            "client_credentials" => {
+                if !oauth_enabled || !flows.contains(&OAuthFlow::client_credentials) {
+                    return Err(OAuthError::UnauthorizedClient(
+                        "The client is not allowed the client_credentials grant.".into(),
+                    ));
+                }
+                let allowed = client.settings.allowed_oauth_scopes.clone().unwrap_or_default();
+                let scopes: Vec<String> = match form.get("scope").map(|s| s.trim()).filter(|s| !s.is_empty())
+                {
+                    None => allowed.clone(),
+                    Some(requested) => {
+                        let asked: Vec<String> =
+                            requested.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                        if let Some(bad) = asked.iter().find(|s| !allowed.contains(s)) {
+                            return Err(OAuthError::InvalidScope(format!(
+                                "The scope {bad} is not allowed for this client."
+                            )));
+                        }
+                        asked
+                    }
+                };
+                let (access_token, expires_in) =
+                    self.client_credentials_token(&pool, &client, &scopes).await.map_err(server_error)?;
+                Ok(TokenResponse { access_token, id_token: None, refresh_token: None, expires_in })
+            }
+            "refresh_token" => {
+                let token = form
+                    .get("refresh_token")
+                    .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required.".into()))?;
+                let secret = self.client_secret(&client).map_err(server_error)?;
+                let tokens = self
+                    .refresh(&pool, &client, token, RefreshProof::ClientSecret(secret.as_deref()))
+                    .await
+                    .map_err(|e| match e {
+                        IdpError::NotAuthorized(m) => OAuthError::InvalidGrant(m),
+                        e => server_error(e),
+                    })?;
+                Ok(TokenResponse {
+                    access_token: tokens.access_token,
+                    id_token: Some(tokens.id_token),
+                    refresh_token: None,
+                    expires_in: tokens.expires_in,
+                })
+            }
+            // The authorization endpoint comes with the hosted UI; until
+            // then no code can exist.
+            _ => Err(OAuthError::InvalidGrant("The authorization code is invalid or expired.".into())),
+        }
+    }
+}
