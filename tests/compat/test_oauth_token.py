@@ -96,3 +96,30 @@ def test_unauthorized_client_and_refresh(idp, endpoint):
     assert set(plain) == {"access_token", "id_token", "expires_in", "token_type"}, plain
     bad = requests.post(url, data={"grant_type": "refresh_token", "refresh_token": "nope"}, auth=creds, timeout=10)
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
+
+
+def test_revoke_endpoint(idp, endpoint):
+    """RFC 7009: revoking a refresh token ends it (and its sign-in's access token); unknown tokens are fine."""
+    pid = new_pool(idp)
+    client = new_app_client(idp, pid, GenerateSecret=True)
+    base = issuer_for(endpoint, pid)
+    creds = (client["ClientId"], client["ClientSecret"])
+    user = admin_user(idp, pid)
+    signed_in = password_auth(idp, client, user["username"], PASSWORD)["AuthenticationResult"]
+    assert idp.get_user(AccessToken=signed_in["AccessToken"])["Username"] == user["username"]
+    done = requests.post(f"{base}/oauth2/revoke", data={"token": signed_in["RefreshToken"]}, auth=creds, timeout=10)
+    assert done.status_code == 200, done.text
+    again = requests.post(f"{base}/oauth2/token", data={"grant_type": "refresh_token",
+                                                         "refresh_token": signed_in["RefreshToken"]},
+                          auth=creds, timeout=10)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    with pytest.raises(Exception) as ei:
+        idp.get_user(AccessToken=signed_in["AccessToken"])
+    assert "NotAuthorizedException" in str(ei.value)
+    unknown = requests.post(f"{base}/oauth2/revoke", data={"token": "never-issued"}, auth=creds, timeout=10)
+    assert unknown.status_code == 200
+    access = requests.post(f"{base}/oauth2/revoke", data={"token": signed_in["AccessToken"]}, auth=creds,
+                           timeout=10)
+    assert access.status_code == 400 and access.json()["error"] == "unsupported_token_type"
+    wrong = requests.post(f"{base}/oauth2/revoke", data={"token": "x"}, auth=(client["ClientId"], "bad"), timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"

@@ -18,7 +18,10 @@ use crate::service::UserPools;
 use crate::service::oauth::OAuthError;
 
 pub fn router(pools: Arc<UserPools>) -> Router {
-    Router::new().route("/{pool_id}/oauth2/token", post(token)).with_state(pools)
+    Router::new()
+        .route("/{pool_id}/oauth2/token", post(token))
+        .route("/{pool_id}/oauth2/revoke", post(revoke))
+        .with_state(pools)
 }
 
 /// `Authorization: Basic base64(client_id:client_secret)`, each part
@@ -71,29 +74,51 @@ fn error_response(e: &OAuthError) -> Response {
     response
 }
 
+/// The form and Basic credentials of a token or revocation request.
+fn parse_request(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(BTreeMap<String, String>, Option<(String, String)>), OAuthError> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(OAuthError::InvalidRequest("The body must be application/x-www-form-urlencoded.".into()));
+    }
+    let mut form = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if form.insert(k.into_owned(), v.into_owned()).is_some() {
+            return Err(OAuthError::InvalidRequest("A parameter is repeated.".into()));
+        }
+    }
+    Ok((form, basic_credentials(headers)?))
+}
+
+async fn revoke(
+    State(pools): State<Arc<UserPools>>,
+    Path(pool_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (form, basic) = match parse_request(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    match pools.oauth_revoke(&pool_id, &form, basic).await {
+        Ok(()) => json_response(StatusCode::OK, json!({})),
+        Err(e) => error_response(&e),
+    }
+}
+
 async fn token(
     State(pools): State<Arc<UserPools>>,
     Path(pool_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
-        return error_response(&OAuthError::InvalidRequest(
-            "The body must be application/x-www-form-urlencoded.".into(),
-        ));
-    }
-    let mut form = BTreeMap::new();
-    for (k, v) in form_urlencoded::parse(&body) {
-        if form.insert(k.into_owned(), v.into_owned()).is_some() {
-            return error_response(&OAuthError::InvalidRequest("A parameter is repeated.".into()));
-        }
-    }
-    let basic = match basic_credentials(&headers) {
-        Ok(b) => b,
+    let (form, basic) = match parse_request(&headers, &body) {
+        Ok(r) => r,
         Err(e) => return error_response(&e),
     };
     match pools.oauth_token(&pool_id, &form, basic).await {

@@ -1,5 +1,5 @@
-//! The per-pool HTTP endpoints under `{public_url}/{pool_id}/`: for now the
-//! JWKS; discovery and the OAuth 2.0 endpoints come with the OIDC issue.
+//! The per-pool JWKS under `{public_url}/{pool_id}/` (the OAuth 2.0 token
+//! and revocation endpoints are in `oauth2.rs`).
 
 use std::sync::Arc;
 

@@ -18,6 +18,8 @@ pub enum OAuthError {
     UnauthorizedClient(String),
     UnsupportedGrantType,
     InvalidScope(String),
+    /// RFC 7009: only refresh tokens can be revoked here.
+    UnsupportedTokenType,
     ServerError,
 }
 
@@ -30,6 +32,7 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
         }
     }
@@ -162,6 +165,29 @@ impl UserPools {
             // The authorization endpoint comes with the hosted UI; until
             // then no code can exist.
             _ => Err(OAuthError::InvalidGrant("The authorization code is invalid or expired.".into())),
+        }
+    }
+}
+
+impl UserPools {
+    /// `POST {issuer}/oauth2/revoke` (RFC 7009): the client revokes one of
+    /// its refresh tokens and every token of that sign-in. Unknown tokens
+    /// and other clients' tokens are answered as revoked, as the RFC asks.
+    pub async fn oauth_revoke(
+        &self,
+        pool_id: &str,
+        form: &BTreeMap<String, String>,
+        basic: Option<(String, String)>,
+    ) -> Result<(), OAuthError> {
+        let token =
+            form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required.".into()))?;
+        let (_pool, client) = self.oauth_client(pool_id, form, basic).await?;
+        let secret = self.client_secret(&client).map_err(server_error)?;
+        match self.revoke_token(token, &client.client_id, secret.as_deref()).await {
+            Ok(()) => Ok(()),
+            Err(IdpError::UnsupportedTokenType(_)) => Err(OAuthError::UnsupportedTokenType),
+            Err(IdpError::UnsupportedOperation(m)) => Err(OAuthError::UnauthorizedClient(m)),
+            Err(e) => Err(server_error(e)),
         }
     }
 }
