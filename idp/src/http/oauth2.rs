@@ -74,11 +74,11 @@ fn error_response(e: &OAuthError) -> Response {
     response
 }
 
+/// A request's form parameters and its HTTP Basic client credentials.
+type OAuthRequest = (BTreeMap<String, String>, Option<(String, String)>);
+
 /// The form and Basic credentials of a token or revocation request.
-fn parse_request(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(BTreeMap<String, String>, Option<(String, String)>), OAuthError> {
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<OAuthRequest, OAuthError> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
