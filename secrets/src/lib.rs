@@ -116,6 +116,14 @@ impl MasterKey {
     }
 }
 
+/// A PKCS#8 private key (DER) as a `PRIVATE KEY` PEM, the form
+/// jsonwebtoken's `EncodingKey::from_rsa_pem` reads.
+pub fn pkcs8_pem(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
+}
+
 /// `HMAC-SHA256(key, message)`.
 #[allow(clippy::expect_used)]
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {

@@ -702,14 +702,13 @@ impl Broker {
     }
 
     /// `amr` for an identity given its verified logins.
-    fn amr(&self, pool: &Pool, logins: &[Login]) -> Vec<String> {
+    fn amr(&self, logins: &[Login]) -> Vec<String> {
         let Some(first) = logins.first() else {
             return vec!["unauthenticated".into()];
         };
         if first.kind == LoginKind::Broker {
             return string_list(first.claims.get("amr"));
         }
-        let _ = pool;
         let mut amr = vec!["authenticated".to_string()];
         for login in logins {
             amr.push(login.provider.clone());
@@ -1123,7 +1122,7 @@ impl Broker {
         }
         let role_arn = self.choose_role(&pool, &verified, r.custom_role_arn.as_deref())?;
         let role = self.role_by_arn(&role_arn).await?.ok_or_else(bad_config)?;
-        let amr = self.amr(&pool, &verified);
+        let amr = self.amr(&verified);
         let tags = self.principal_tags(&pool, verified.first());
         let who = self.cognito_web_identity(&pool, &identity.id, amr, tags);
         let minted =
@@ -1150,7 +1149,7 @@ impl Broker {
     async fn get_open_id_token(&self, r: CredentialsRequest) -> Result<Value, AwsError> {
         let logins = r.logins.unwrap_or_default();
         let (pool, identity, verified) = self.authenticate_identity(&r.identity_id, &logins).await?;
-        let amr = self.amr(&pool, &verified);
+        let amr = self.amr(&verified);
         let tags = self.principal_tags(&pool, verified.first());
         let key = self.broker_key().await?;
         let token = self.open_id_token(key, &pool, &identity.id, &amr, &tags, OPENID_TOKEN_SECONDS)?;

@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -271,7 +269,8 @@ impl BrokerKey {
         let mut newest = None;
         for (kid, sealed, _) in &stored {
             let der = master.open(sealed, kid.as_bytes()).map_err(|e| format!("broker key {kid}: {e}"))?;
-            let encoding = EncodingKey::from_rsa_pem(pem(&der).as_bytes()).map_err(|e| e.to_string())?;
+            let encoding =
+                EncodingKey::from_rsa_pem(secrets::pkcs8_pem(&der).as_bytes()).map_err(|e| e.to_string())?;
             let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(|e| e.to_string())?;
             jwk.common.key_id = Some(kid.clone());
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -287,12 +286,6 @@ impl BrokerKey {
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string())
     }
-}
-
-fn pem(der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
-    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
 }
 
 #[cfg(test)]
@@ -314,7 +307,9 @@ mod tests {
 
     fn key(kid: &str) -> (EncodingKey, Jwk) {
         let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        let encoding = EncodingKey::from_rsa_pem(pem(pair.as_der().unwrap().as_ref()).as_bytes()).unwrap();
+        let encoding =
+            EncodingKey::from_rsa_pem(secrets::pkcs8_pem(pair.as_der().unwrap().as_ref()).as_bytes())
+                .unwrap();
         let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
         jwk.common.key_id = Some(kid.into());
         (encoding, jwk)

@@ -149,7 +149,6 @@ fn conflict_or(e: sqlx::Error) -> StoreError {
     }
 }
 
-const POOL_COLUMNS: &str = "id, name, created_at, updated_at, config";
 const INSERT_POOL: &str =
     "INSERT INTO identity_pools (id, name, created_at, updated_at, config) VALUES ($1, $2, $3, $4, $5)";
 const SELECT_POOL: &str = "SELECT id, name, created_at, updated_at, config FROM identity_pools WHERE id = $1";
@@ -273,7 +272,6 @@ macro_rules! broker_store {
             }
 
             async fn list_pools(&self, after: &str, limit: i64) -> Result<Vec<PoolRow>, StoreError> {
-                let _ = POOL_COLUMNS;
                 let rows = sqlx::query(LIST_POOLS).bind(after).bind(limit).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(pool_from_row).collect::<Result<_, _>>()?)
             }

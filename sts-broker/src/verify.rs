@@ -26,31 +26,39 @@ use crate::credentials::{ContextValue, SessionClaims, SessionKeys, TokenError};
 use crate::policy::{self, Context, Decision, Policy, PolicyKind};
 use crate::session::rfc3339;
 
-/// Parsed policies by their text: a session's policies are parsed once.
+/// Parsed policies by the session's policy texts: a session's policies are
+/// parsed once, and shared, not copied, by its verifications.
 #[derive(Default)]
 struct PolicyCache {
-    parsed: Mutex<HashMap<String, Policy>>,
+    parsed: Mutex<HashMap<String, Arc<SessionPolicies>>>,
 }
 
 const POLICY_CACHE_MAX: usize = 4096;
 
 impl PolicyCache {
-    fn get(&self, texts: &[String]) -> Result<Vec<Policy>, String> {
-        let mut out = Vec::with_capacity(texts.len());
-        let mut cache = self.parsed.lock().map_err(|_| "policy cache poisoned".to_string())?;
-        for text in texts {
-            if let Some(p) = cache.get(text) {
-                out.push(p.clone());
-                continue;
-            }
-            let p = Policy::parse(text, PolicyKind::Identity).map_err(|e| e.to_string())?;
-            if cache.len() >= POLICY_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(text.clone(), p.clone());
-            out.push(p);
+    fn get(&self, claims: &SessionClaims) -> Result<Arc<SessionPolicies>, String> {
+        // The texts, NUL-separated; session policies (if any) after a 0x01.
+        let mut key = claims.policies.join("\0");
+        if let Some(session) = &claims.session_policies {
+            key.push('\u{1}');
+            key.push_str(&session.join("\0"));
         }
-        Ok(out)
+        if let Some(found) = self.parsed.lock().map_err(|_| "policy cache poisoned")?.get(&key) {
+            return Ok(found.clone());
+        }
+        let parse = |texts: &[String]| -> Result<Vec<Policy>, String> {
+            texts.iter().map(|t| Policy::parse(t, PolicyKind::Identity).map_err(|e| e.to_string())).collect()
+        };
+        let policies = Arc::new(SessionPolicies {
+            identity: parse(&claims.policies)?,
+            session: claims.session_policies.as_deref().map(parse).transpose()?,
+        });
+        let mut cache = self.parsed.lock().map_err(|_| "policy cache poisoned")?;
+        if cache.len() >= POLICY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, policies.clone());
+        Ok(policies)
     }
 }
 
@@ -61,13 +69,6 @@ struct SessionPolicies {
 }
 
 impl SessionPolicies {
-    fn load(cache: &PolicyCache, claims: &SessionClaims) -> Result<Self, String> {
-        Ok(Self {
-            identity: cache.get(&claims.policies)?,
-            session: claims.session_policies.as_ref().map(|s| cache.get(s)).transpose()?,
-        })
-    }
-
     fn decide(&self, action: &str, resource: &str, ctx: &Context) -> Decision {
         let request = policy::Request { action, resource, principal: None, context: ctx };
         policy::decide(&self.identity, self.session.as_deref(), &request)
@@ -242,7 +243,7 @@ impl Verifier {
             (Err(e), _) => return Err(Refusal::Signature(e.to_query_error().message)),
             (Ok(_), None) => return Err(Refusal::InvalidToken),
         };
-        let policies = SessionPolicies::load(&self.cache, &claims).map_err(|e| {
+        let policies = self.cache.get(&claims).map_err(|e| {
             tracing::error!(error = %e, "a session carries a policy that does not parse");
             Refusal::Internal
         })?;
@@ -278,7 +279,7 @@ impl SessionCredentials {
 
 struct SessionRestriction {
     claims: SessionClaims,
-    policies: SessionPolicies,
+    policies: Arc<SessionPolicies>,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -299,7 +300,7 @@ impl CredentialProvider for SessionCredentials {
         };
         match self.keys.open(akid, token, (self.clock)().unix_timestamp()) {
             Ok((claims, secret)) => {
-                let policies = SessionPolicies::load(&self.cache, &claims).map_err(|e| {
+                let policies = self.cache.get(&claims).map_err(|e| {
                     tracing::error!(error = %e, "a session carries a policy that does not parse");
                     AwsError::internal()
                 })?;

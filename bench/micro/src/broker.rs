@@ -67,7 +67,7 @@ use sts_broker::credentials::{ContextValue, SessionClaims, SessionKeys};
 use sts_broker::policy::{self, Decision, Policy, PolicyKind};
 use sts_broker::verify::{RequestFacts, Verifier};
 
-use common::{measure, pem, uuid_like};
+use common::{measure, uuid_like};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "000000000000";
@@ -248,8 +248,8 @@ fn main() {
     // A user pool's RSA-2048 key, made, stored and loaded like the server's.
     let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA-2048 keygen");
     let der = pair.as_der().expect("PKCS#8 DER");
-    let encoding =
-        EncodingKey::from_rsa_pem(pem(der.as_ref()).as_bytes()).expect("EncodingKey::from_rsa_pem");
+    let encoding = EncodingKey::from_rsa_pem(secrets::pkcs8_pem(der.as_ref()).as_bytes())
+        .expect("EncodingKey::from_rsa_pem");
     let kid = "BenchKid0123456789abcd";
     let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).expect("JWK");
     jwk.common.key_id = Some(kid.into());

@@ -32,7 +32,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 
-use common::{measure, pem, uuid_like};
+use common::{measure, uuid_like};
 
 /// The server's default argon2id cost (idp::service::HashCost::default()).
 const ARGON2_M_KIB: u32 = 19 * 1024;
@@ -135,7 +135,8 @@ fn main() {
     // RS256 with a key generated, encoded and loaded like a pool key.
     let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA-2048 keygen");
     let der = pair.as_der().expect("PKCS#8 DER");
-    let key = EncodingKey::from_rsa_pem(pem(der.as_ref()).as_bytes()).expect("EncodingKey::from_rsa_pem");
+    let key = EncodingKey::from_rsa_pem(secrets::pkcs8_pem(der.as_ref()).as_bytes())
+        .expect("EncodingKey::from_rsa_pem");
     let claims = claims();
     let claim_count = claims.as_object().map_or(0, |m| m.len());
     let header = {

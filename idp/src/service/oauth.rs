@@ -66,12 +66,13 @@ impl UserPools {
     /// The client named by HTTP Basic credentials or the form's
     /// `client_id` / `client_secret`, authenticated: a client with a secret
     /// must present it (compared in constant time), one without must not.
+    /// Returns the client's secret as well, opened once.
     async fn oauth_client(
         &self,
         pool_id: &str,
         form: &BTreeMap<String, String>,
         basic: Option<(String, String)>,
-    ) -> Result<(UserPool, AppClient), OAuthError> {
+    ) -> Result<(UserPool, AppClient, Option<String>), OAuthError> {
         let (client_id, secret) = match (&basic, form.get("client_id")) {
             (Some((id, secret)), given) => {
                 if given.is_some_and(|g| g != id) || form.contains_key("client_secret") {
@@ -90,15 +91,17 @@ impl UserPools {
         if pool.id != pool_id {
             return Err(OAuthError::InvalidClient);
         }
-        let has_secret = self.client_secret(&client).map_err(server_error)?.is_some();
-        match (has_secret, secret.as_deref()) {
-            (true, given) => {
-                self.check_client_secret(&client, given).map_err(|_| OAuthError::InvalidClient)?
-            }
-            (false, Some(s)) if !s.is_empty() => return Err(OAuthError::InvalidClient),
-            (false, _) => {}
+        use subtle::ConstantTimeEq;
+        let stored = self.client_secret(&client).map_err(server_error)?;
+        let authenticated = match (&stored, secret.as_deref()) {
+            (Some(s), Some(given)) => bool::from(s.as_bytes().ct_eq(given.as_bytes())),
+            (Some(_), None) => false,
+            (None, given) => given.is_none_or(str::is_empty),
+        };
+        if !authenticated {
+            return Err(OAuthError::InvalidClient);
         }
-        Ok((pool, client))
+        Ok((pool, client, stored))
     }
 
     /// `POST {issuer}/oauth2/token` with a form body.
@@ -114,7 +117,7 @@ impl UserPools {
         if !matches!(grant.as_str(), "client_credentials" | "refresh_token" | "authorization_code") {
             return Err(OAuthError::UnsupportedGrantType);
         }
-        let (pool, client) = self.oauth_client(pool_id, form, basic).await?;
+        let (pool, client, secret) = self.oauth_client(pool_id, form, basic).await?;
         let flows = client.settings.allowed_oauth_flows.clone().unwrap_or_default();
         let oauth_enabled = client.settings.allowed_oauth_flows_user_pool_client == Some(true);
         match grant.as_str() {
@@ -147,7 +150,6 @@ impl UserPools {
                 let token = form
                     .get("refresh_token")
                     .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required.".into()))?;
-                let secret = self.client_secret(&client).map_err(server_error)?;
                 let tokens = self
                     .refresh(&pool, &client, token, RefreshProof::ClientSecret(secret.as_deref()))
                     .await
@@ -181,8 +183,7 @@ impl UserPools {
     ) -> Result<(), OAuthError> {
         let token =
             form.get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required.".into()))?;
-        let (_pool, client) = self.oauth_client(pool_id, form, basic).await?;
-        let secret = self.client_secret(&client).map_err(server_error)?;
+        let (_pool, client, secret) = self.oauth_client(pool_id, form, basic).await?;
         match self.revoke_token(token, &client.client_id, secret.as_deref()).await {
             Ok(()) => Ok(()),
             Err(IdpError::UnsupportedTokenType(_)) => Err(OAuthError::UnsupportedTokenType),

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
@@ -64,12 +63,6 @@ fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn pem(der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
-    format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"))
-}
-
 impl UserPools {
     /// A new RSA-2048 key for the pool, sealed and stored; returns its kid.
     async fn create_signing_key(&self, pool_id: &str) -> Result<String> {
@@ -78,7 +71,7 @@ impl UserPools {
                 .map_err(|e| IdpError::Internal(format!("RSA keygen: {e}")))?;
             let der =
                 pair.as_der().map_err(|e| IdpError::Internal(format!("RSA key DER: {e}")))?.as_ref().to_vec();
-            let encoding = EncodingKey::from_rsa_pem(pem(&der).as_bytes())
+            let encoding = EncodingKey::from_rsa_pem(secrets::pkcs8_pem(&der).as_bytes())
                 .map_err(|e| IdpError::Internal(format!("RSA key PEM: {e}")))?;
             let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
                 .map_err(|e| IdpError::Internal(format!("JWK: {e}")))?;
@@ -138,7 +131,7 @@ impl UserPools {
             .master_key
             .open(&active.private_key_sealed, active.kid.as_bytes())
             .map_err(|e| IdpError::Internal(format!("signing key {}: {e}", active.kid)))?;
-        let signing = EncodingKey::from_rsa_pem(pem(&der).as_bytes())
+        let signing = EncodingKey::from_rsa_pem(secrets::pkcs8_pem(&der).as_bytes())
             .map_err(|e| IdpError::Internal(format!("signing key {}: {e}", active.kid)))?;
         let mut verifying = HashMap::new();
         let mut published = Vec::new();
