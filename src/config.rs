@@ -60,6 +60,9 @@ pub struct Config {
     /// The key id that seals new temporary-credential session tokens; the
     /// previous id's tokens are still accepted (rotation: add one).
     pub session_key_id: u32,
+    /// A directory of hosted-UI templates that replace the built-in ones of
+    /// the same file name (see web/templates).
+    pub ui_templates_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             hash_concurrency: None,
             hash_queue: 32,
             session_key_id: 1,
+            ui_templates_dir: None,
         }
     }
 }
@@ -133,6 +137,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("hash_concurrency", Kind::Integer),
     ("hash_queue", Kind::Integer),
     ("session_key_id", Kind::Integer),
+    ("ui_templates_dir", Kind::Text),
 ];
 
 impl Config {

@@ -105,8 +105,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .with_json(Arc::new(sts_broker::IdentityApi::new(broker.clone())))
         .with_query(Arc::new(sts_broker::StsApi::new(broker.clone())))
         .with_query(Arc::new(sts_broker::iam::IamApi::new(broker.clone())));
-    let per_pool = idp::http::routes(pools).merge(sts_broker::http::routes(broker));
+    let hosted =
+        Arc::new(idp::http::hosted_ui::HostedUi::new(pools.clone(), config.ui_templates_dir.clone()));
+    let per_pool = idp::http::routes(pools.clone())
+        .merge(idp::http::hosted_ui::router(hosted))
+        .merge(sts_broker::http::routes(broker));
     let app = router(front, per_pool, db.clone(), &config);
+    // A pool's own domain serves its endpoints at the root: the path is
+    // rewritten before routing, so this wraps the whole router.
+    let app = Router::new().fallback_service(app).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            idp::http::hosted_ui::domain_routing(pools.clone(), request, next)
+        },
+    ));
 
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -519,6 +519,9 @@ pub struct RefreshToken {
     pub created_ms: i64,
     pub expires_ms: i64,
     pub revoked_ms: Option<i64>,
+    /// The scopes of an OAuth grant (space-separated); `None` for a sign-in
+    /// through the API, whose tokens carry the admin scope.
+    pub scopes: Option<String>,
 }
 
 /// A pool's RSA signing key, the private half sealed under the master key.
@@ -641,4 +644,72 @@ pub struct ResourceServer {
 pub struct ResourceServerScope {
     pub scope_name: String,
     pub scope_description: String,
+}
+
+/// What an authorization code stands for, fixed when the code is issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    /// PKCE: the S256 challenge the verifier must match.
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+}
+
+/// An OAuth 2.0 authorization code, stored by the SHA-256 of its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationCode {
+    pub code_hash: Vec<u8>,
+    pub pool_id: String,
+    pub client_id: String,
+    pub username_key: String,
+    /// The sign-in the code's tokens will belong to (their `origin_jti`).
+    pub origin_jti: String,
+    pub grant: CodeGrant,
+    pub expires_ms: i64,
+    pub used_ms: Option<i64>,
+}
+
+/// The outcome of presenting an authorization code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeUse {
+    /// First use: the code is now spent.
+    Fresh(AuthorizationCode),
+    /// The code was spent before: a replay.
+    Replayed(AuthorizationCode),
+    Unknown,
+}
+
+/// A hosted-UI sign-in session; the browser's cookie holds the id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiSession {
+    pub id_hash: Vec<u8>,
+    pub pool_id: String,
+    pub username_key: String,
+    pub auth_time: i64,
+    pub expires_ms: i64,
+}
+
+/// A host name serving a pool's OAuth endpoints and hosted UI: a prefix
+/// (`<prefix>.<any host>`) or, with a custom domain configuration, a full
+/// host name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolDomain {
+    pub domain: String,
+    pub pool_id: String,
+    pub custom_config: Option<serde_json::Value>,
+    pub login_version: i64,
+    pub created_ms: i64,
+}
+
+/// Hosted-UI branding of one app client, or of the pool (`client_id` "ALL").
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiCustomization {
+    pub pool_id: String,
+    pub client_id: String,
+    pub css: Option<String>,
+    pub image: Option<Vec<u8>>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
 }

@@ -180,6 +180,7 @@ impl JsonService for UserPoolApi {
             || accounts_api::SIGNED.contains(&operation)
             || super::import::SIGNED.contains(&operation)
             || super::mfa_api::SIGNED.contains(&operation)
+            || super::branding_api::SIGNED.contains(&operation)
         {
             return Some(Access::Signed);
         }
@@ -228,7 +229,17 @@ impl JsonService for UserPoolApi {
             "DescribeUserPool" => {
                 let r: UserPoolIdRequest = decode(body)?;
                 let pool = pools.describe_pool(&r.user_pool_id).await?;
-                Ok(json!({ "UserPool": self.user_pool_type(&pool)? }))
+                let mut out = self.user_pool_type(&pool)?;
+                let (domain, custom) = pools.pool_domain_names(&pool.id).await?;
+                if let Value::Object(map) = &mut out {
+                    if let Some(d) = domain {
+                        map.insert("Domain".into(), json!(d));
+                    }
+                    if let Some(d) = custom {
+                        map.insert("CustomDomain".into(), json!(d));
+                    }
+                }
+                Ok(json!({ "UserPool": out }))
             }
             "UpdateUserPool" => {
                 let r: UpdateUserPoolRequest = decode(body)?;
@@ -333,6 +344,9 @@ impl JsonService for UserPoolApi {
             }
             other if super::import::SIGNED.contains(&other) => {
                 super::import::call_signed(pools, other, body).await
+            }
+            other if super::branding_api::SIGNED.contains(&other) => {
+                super::branding_api::call_signed(pools, other, body).await
             }
             other if super::mfa_api::SIGNED.contains(&other) => {
                 super::mfa_api::call_signed(pools, other, body).await

@@ -178,6 +178,8 @@ fn outcome(o: AuthOutcome) -> Value {
             }
             v
         }
+        // Only hosted-UI steps end this way; the API never runs one.
+        AuthOutcome::SignedIn { .. } => json!({ "ChallengeParameters": {} }),
     }
 }
 

@@ -9,6 +9,8 @@ use crate::service::UserPools;
 mod accounts_api;
 pub mod api;
 mod auth_api;
+mod branding_api;
+pub mod hosted_ui;
 pub mod import;
 mod mfa_api;
 pub mod oauth2;

@@ -79,14 +79,12 @@ impl UserPools {
     ) -> Result<AuthOutcome> {
         let mode = pool.settings.mfa_configuration.unwrap_or(MfaConfiguration::OFF);
         if mode == MfaConfiguration::OFF {
-            return Ok(AuthOutcome::Tokens(self.issue_tokens(pool, client, user, auth_time, None).await?));
+            return self.signed_in(pool, client, user, auth_time).await;
         }
         let factors = Self::user_factors(pool, user);
         if factors.is_empty() {
             if mode == MfaConfiguration::OPTIONAL {
-                return Ok(AuthOutcome::Tokens(
-                    self.issue_tokens(pool, client, user, auth_time, None).await?,
-                ));
+                return self.signed_in(pool, client, user, auth_time).await;
             }
             let pool_factors = pool.settings.mfa_factors.clone().unwrap_or_default();
             let mut can_setup = Vec::new();
@@ -251,7 +249,7 @@ impl UserPools {
         }
         self.consume_session(state).await?;
         self.store.delete_code(&user.pool_id, &user.username_key, CodePurpose::SignIn).await?;
-        Ok(AuthOutcome::Tokens(self.issue_tokens(pool, client, user, state.auth_time, None).await?))
+        self.signed_in(pool, client, user, state.auth_time).await
     }
 
     fn totp_for(&self, user: &User, sealed: &str) -> Result<Totp> {

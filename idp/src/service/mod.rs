@@ -15,6 +15,8 @@ use crate::model::{AppClient, UserPool};
 use crate::store::IdpStore;
 
 mod admin_users;
+pub mod authorize;
+mod branding;
 mod clients;
 mod codes;
 mod custom_auth;
@@ -43,6 +45,23 @@ pub use clients::{ClientWithSecret, NewClient};
 pub use passwords::{HashCost, PasswordHasher};
 pub use pools::NewPool;
 pub use signin::{AuthOutcome, Challenge};
+
+tokio::task_local! {
+    static HOSTED_UI: ();
+}
+
+/// Runs a sign-in step for the hosted UI: the client's explicit auth flows
+/// and SECRET_HASH do not apply, sessions are marked as the hosted UI's,
+/// and the last factor answers [`AuthOutcome::SignedIn`] instead of
+/// issuing tokens (the authorization endpoint issues a code).
+pub async fn in_hosted_ui<F: std::future::Future>(step: F) -> F::Output {
+    HOSTED_UI.scope((), step).await
+}
+
+/// Whether the running task is a hosted-UI step (see [`in_hosted_ui`]).
+pub(crate) fn hosted_ui() -> bool {
+    HOSTED_UI.try_with(|_| ()).is_ok()
+}
 pub use signup::{CodeDelivery, SignUpRequest, SignUpResult};
 pub use tokens::{AccessContext, Tokens};
 
@@ -66,6 +85,7 @@ pub struct UserPools {
     delivery: Delivery,
     keys: tokens::KeyCache,
     hooks: triggers::HookState,
+    hosts: branding::HostCache,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -93,6 +113,7 @@ impl UserPools {
             delivery,
             keys: tokens::KeyCache::default(),
             hooks: triggers::HookState::default(),
+            hosts: branding::HostCache::default(),
             clock: OffsetDateTime::now_utc,
         }
     }
@@ -101,6 +122,10 @@ impl UserPools {
     pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
         self.clock = clock;
         self
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.settings.public_url
     }
 
     pub fn region(&self) -> &str {
@@ -150,6 +175,11 @@ impl UserPools {
         usernames: &[&str],
         given: Option<&str>,
     ) -> Result<()> {
+        // The hosted UI holds no secret hash: it is the server itself, and
+        // the client proves itself at the token endpoint instead.
+        if hosted_ui() {
+            return Ok(());
+        }
         let Some(secret) = self.client_secret(client)? else { return Ok(()) };
         let refused = || {
             IdpError::NotAuthorized(format!("Unable to verify secret hash for client {}", client.client_id))

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::UserPools;
-use super::tokens::RefreshProof;
+use super::tokens::{OAuthIssue, RefreshProof};
+use super::{UserPools, authorize};
 use crate::error::IdpError;
-use crate::model::{AppClient, OAuthFlow, UserPool};
+use crate::model::{AppClient, CodeUse, OAuthFlow, UserPool};
 
 /// RFC 6749 §5.2 error codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,17 +157,101 @@ impl UserPools {
                         IdpError::NotAuthorized(m) => OAuthError::InvalidGrant(m),
                         e => server_error(e),
                     })?;
+                // A grant without `openid` never gets an ID token.
+                let openid = tokens.scopes.as_deref().is_none_or(|s| s.split(' ').any(|s| s == "openid"));
                 Ok(TokenResponse {
                     access_token: tokens.access_token,
-                    id_token: Some(tokens.id_token),
+                    id_token: openid.then_some(tokens.id_token),
                     refresh_token: None,
                     expires_in: tokens.expires_in,
                 })
             }
-            // The authorization endpoint comes with the hosted UI; until
-            // then no code can exist.
-            _ => Err(OAuthError::InvalidGrant("The authorization code is invalid or expired.".into())),
+            _ => {
+                if !oauth_enabled || !flows.contains(&OAuthFlow::code) {
+                    return Err(OAuthError::UnauthorizedClient(
+                        "The client is not allowed the authorization_code grant.".into(),
+                    ));
+                }
+                self.exchange_code(&pool, &client, form).await
+            }
         }
+    }
+}
+
+impl UserPools {
+    /// The authorization_code grant: the code is spent atomically; a code
+    /// presented again revokes the tokens its first use got (RFC 6749
+    /// §4.1.2); PKCE S256 is checked when the request had a challenge.
+    async fn exchange_code(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        form: &BTreeMap<String, String>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = form.get("code").ok_or_else(|| OAuthError::InvalidRequest("code is required.".into()))?;
+        let redirect_uri = form
+            .get("redirect_uri")
+            .ok_or_else(|| OAuthError::InvalidRequest("redirect_uri is required.".into()))?;
+        let invalid = || OAuthError::InvalidGrant("The authorization code is invalid or expired.".into());
+        if code.is_empty() || code.len() > 128 {
+            return Err(invalid());
+        }
+        let now = self.now_ms();
+        let spent = match self
+            .store
+            .spend_code(&authorize::hash(code), now)
+            .await
+            .map_err(|e| server_error(e.into()))?
+        {
+            CodeUse::Fresh(spent) => spent,
+            CodeUse::Replayed(spent) => {
+                tracing::warn!(pool = %pool.id, client = %spent.client_id, "authorization code replayed; its tokens are revoked");
+                self.store.revoke_origin(&spent.origin_jti, now).await.map_err(|e| server_error(e.into()))?;
+                return Err(OAuthError::InvalidGrant("The authorization code has already been used.".into()));
+            }
+            CodeUse::Unknown => return Err(invalid()),
+        };
+        if spent.client_id != client.client_id || spent.pool_id != pool.id {
+            return Err(invalid());
+        }
+        if &spent.grant.redirect_uri != redirect_uri {
+            return Err(OAuthError::InvalidGrant(
+                "redirect_uri does not match the authorization request.".into(),
+            ));
+        }
+        match (&spent.grant.code_challenge, form.get("code_verifier")) {
+            (Some(challenge), Some(verifier)) if authorize::pkce_matches(verifier, challenge) => {}
+            (None, None) => {}
+            (Some(_), _) => return Err(OAuthError::InvalidGrant("The code_verifier does not match.".into())),
+            (None, Some(_)) => {
+                return Err(OAuthError::InvalidGrant(
+                    "The authorization request had no code_challenge.".into(),
+                ));
+            }
+        }
+        let user = self
+            .store
+            .get_user(&pool.id, &spent.username_key)
+            .await
+            .map_err(|e| server_error(e.into()))?
+            .filter(|u| u.enabled)
+            .ok_or_else(invalid)?;
+        let issue = OAuthIssue {
+            scopes: spent.grant.scopes.clone(),
+            nonce: spent.grant.nonce.clone(),
+            origin_jti: Some(spent.origin_jti.clone()),
+        };
+        let tokens = self
+            .issue_tokens_with(pool, client, &user, spent.grant.auth_time, None, Some(&issue))
+            .await
+            .map_err(server_error)?;
+        let openid = spent.grant.scopes.iter().any(|s| s == "openid");
+        Ok(TokenResponse {
+            access_token: tokens.access_token,
+            id_token: openid.then_some(tokens.id_token),
+            refresh_token: tokens.refresh_token,
+            expires_in: tokens.expires_in,
+        })
     }
 }
 

@@ -34,6 +34,13 @@ pub struct Challenge {
 pub enum AuthOutcome {
     Tokens(Tokens),
     Challenge(Challenge),
+    /// Inside the hosted UI ([`super::hosted_ui`]): the user has passed
+    /// every factor; the authorization endpoint issues a code instead of
+    /// tokens.
+    SignedIn {
+        user: Box<User>,
+        auth_time: i64,
+    },
 }
 
 /// Where a request came from, for the sign-in event log.
@@ -66,6 +73,10 @@ pub(super) struct SessionState {
     /// the challenge being answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<super::custom_auth::CustomAuthState>,
+    /// Started by the hosted UI: only the hosted UI may continue it (and
+    /// it may not continue the API's sessions).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hosted: bool,
 }
 
 const SESSION_AAD: &[u8] = b"cirrus/sign-in-session/v1";
@@ -109,8 +120,11 @@ impl UserPools {
         let (pool, client) = self.client_for(caller, client_id).await?;
         let flows = client.settings.explicit_auth_flows.clone().unwrap_or_default();
         let legacy = flows.iter().all(|f| f.is_legacy());
+        // The hosted UI is the pool's own sign-in page: the client's
+        // explicit flows govern what the client itself may call.
+        let hosted = super::hosted_ui();
         let allowed = |new: ExplicitAuthFlow, legacy: Option<ExplicitAuthFlow>| {
-            flows.contains(&new) || legacy.is_some_and(|l| flows.contains(&l))
+            hosted || flows.contains(&new) || legacy.is_some_and(|l| flows.contains(&l))
         };
         let not_enabled = || IdpError::InvalidParameter(format!("{flow} flow not enabled for this client"));
         let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
@@ -400,6 +414,7 @@ impl UserPools {
             auth_time,
             expires_ms: self.now_ms() + minutes * 60_000,
             custom: None,
+            hosted: super::hosted_ui(),
         }
     }
 
@@ -419,6 +434,9 @@ impl UserPools {
         let sealed = URL_SAFE_NO_PAD.decode(session.unwrap_or_default()).map_err(|_| invalid())?;
         let plain = self.master_key.open(&sealed, SESSION_AAD).map_err(|_| invalid())?;
         let state: SessionState = serde_json::from_slice(&plain).map_err(|_| invalid())?;
+        if state.hosted != super::hosted_ui() {
+            return Err(invalid());
+        }
         if state.challenge.split(':').next() != Some(challenge) {
             return Err(IdpError::InvalidParameter(format!(
                 "The session is for the {} challenge, not {challenge}.",
@@ -541,9 +559,7 @@ impl UserPools {
                     ));
                 }
                 self.consume_session(&state).await?;
-                Ok(AuthOutcome::Tokens(
-                    self.issue_tokens(&pool, &client, &user, state.auth_time, None).await?,
-                ))
+                self.signed_in(&pool, &client, &user, state.auth_time).await
             }
             "CUSTOM_CHALLENGE" => self.custom_answer(&pool, &client, session, responses).await,
             "SELECT_CHALLENGE" | "PASSWORD" | "PASSWORD_SRP" => {

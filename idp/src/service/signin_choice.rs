@@ -192,6 +192,6 @@ impl UserPools {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
         let auth_time = self.now_ms() / 1000;
-        Ok(AuthOutcome::Tokens(self.issue_tokens(pool, client, user, auth_time, None).await?))
+        self.signed_in(pool, client, user, auth_time).await
     }
 }

@@ -45,6 +45,17 @@ pub struct Tokens {
     pub id_token: String,
     pub refresh_token: Option<String>,
     pub expires_in: i64,
+    /// The scopes of an OAuth grant; `None` for the API's sign-ins.
+    pub scopes: Option<String>,
+}
+
+/// The OAuth side of issuing tokens (see [`UserPools::issue_tokens_with`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct OAuthIssue {
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    /// A new sign-in's `origin_jti`, fixed in advance (by the code).
+    pub origin_jti: Option<String>,
 }
 
 /// A verified access token.
@@ -183,6 +194,36 @@ impl UserPools {
         auth_time: i64,
         origin: Option<String>,
     ) -> Result<Tokens> {
+        self.issue_tokens_with(pool, client, user, auth_time, origin, None).await
+    }
+
+    /// The end of a sign-in: tokens, or in the hosted UI the signed-in user.
+    pub(super) async fn signed_in(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        auth_time: i64,
+    ) -> Result<super::AuthOutcome> {
+        if super::hosted_ui() {
+            return Ok(super::AuthOutcome::SignedIn { user: Box::new(user.clone()), auth_time });
+        }
+        Ok(super::AuthOutcome::Tokens(self.issue_tokens(pool, client, user, auth_time, None).await?))
+    }
+
+    /// [`Self::issue_tokens`], for an OAuth grant when `oauth` is given:
+    /// the access token carries the granted scopes and `version` 2, the ID
+    /// token `at_hash` and, on the first issue, the authorization request's
+    /// `nonce`.
+    pub(super) async fn issue_tokens_with(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        auth_time: i64,
+        origin: Option<String>,
+        oauth: Option<&OAuthIssue>,
+    ) -> Result<Tokens> {
         let keys = self.pool_keys(&pool.id, false).await?;
         let now_ms = self.now_ms();
         let iat = now_ms / 1000;
@@ -196,7 +237,10 @@ impl UserPools {
         let new_sign_in = origin.is_none();
         // One event per sign-in or refresh, named in both tokens.
         let event_id = uuid::Uuid::new_v4().to_string();
-        let origin_jti = origin.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let origin_jti = origin
+            .or_else(|| oauth.and_then(|o| o.origin_jti.clone()))
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let scope = oauth.map(|o| o.scopes.join(" ")).unwrap_or_else(|| ADMIN_SCOPE.to_string());
 
         let groups = self.group_claims(user).await?;
         let mut id = Map::new();
@@ -231,7 +275,7 @@ impl UserPools {
             "origin_jti": origin_jti,
             "event_id": event_id,
             "token_use": "access",
-            "scope": ADMIN_SCOPE,
+            "scope": scope,
             "auth_time": auth_time,
             "exp": iat + access_life,
             "iat": iat,
@@ -240,6 +284,12 @@ impl UserPools {
         });
         if let (false, Value::Object(map)) = (groups.names.is_empty(), &mut access) {
             map.insert("cognito:groups".into(), json!(groups.names));
+        }
+        if let (Some(o), Value::Object(map)) = (oauth, &mut access) {
+            map.insert("version".into(), json!(2));
+            if let Some(nonce) = &o.nonce {
+                id.insert("nonce".into(), json!(nonce));
+            }
         }
         // PreTokenGeneration: the hook may add, override and suppress claims
         // (and, from V2_0, access-token claims and scopes) and groups.
@@ -255,7 +305,7 @@ impl UserPools {
                 "clientMetadata": {},
             });
             if version == "2" {
-                request["scopes"] = json!(ADMIN_SCOPE.split(' ').collect::<Vec<_>>());
+                request["scopes"] = json!(scope.split(' ').filter(|s| !s.is_empty()).collect::<Vec<_>>());
             }
             let event = triggers::Event {
                 trigger: triggers::Trigger::PreTokenGeneration,
@@ -273,8 +323,14 @@ impl UserPools {
                 triggers::apply_pre_token(&response, &mut id, access_map);
             }
         }
-        let id_token = self.sign(&keys, &Value::Object(id))?;
         let access_token = self.sign(&keys, &access)?;
+        if oauth.is_some() {
+            // OIDC Core §3.1.3.6: the left half of the SHA-256 of the access token.
+            let digest = Sha256::digest(access_token.as_bytes());
+            let at_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
+            id.insert("at_hash".into(), json!(at_hash));
+        }
+        let id_token = self.sign(&keys, &Value::Object(id))?;
         let refresh_token = if new_sign_in {
             let token = secrets::random_string(96, secrets::ALNUM);
             self.store
@@ -288,13 +344,20 @@ impl UserPools {
                     created_ms: now_ms,
                     expires_ms: now_ms + refresh_life * 1000,
                     revoked_ms: None,
+                    scopes: oauth.map(|o| o.scopes.join(" ")),
                 })
                 .await?;
             Some(token)
         } else {
             None
         };
-        Ok(Tokens { access_token, id_token, refresh_token, expires_in: access_life })
+        Ok(Tokens {
+            access_token,
+            id_token,
+            refresh_token,
+            expires_in: access_life,
+            scopes: oauth.map(|o| o.scopes.join(" ")),
+        })
     }
 
     /// REFRESH_TOKEN_AUTH and GetTokensFromRefreshToken: new ID and access
@@ -329,7 +392,12 @@ impl UserPools {
         if !user.enabled {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
-        self.issue_tokens(pool, client, &user, stored.auth_time, Some(stored.origin_jti)).await
+        let oauth = stored.scopes.as_deref().map(|s| OAuthIssue {
+            scopes: s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            ..OAuthIssue::default()
+        });
+        self.issue_tokens_with(pool, client, &user, stored.auth_time, Some(stored.origin_jti), oauth.as_ref())
+            .await
     }
 
     /// The client's own secret, where an operation takes it instead of a
@@ -350,6 +418,16 @@ impl UserPools {
     /// expiry, `token_use`, the admin scope, the user, and that its sign-in
     /// was not revoked. Any failure is `NotAuthorizedException`.
     pub async fn verify_access_token(&self, token: &str) -> Result<AccessContext> {
+        let (context, scopes) = self.verify_access_claims(token).await?;
+        if !scopes.iter().any(|s| s == ADMIN_SCOPE) {
+            return Err(IdpError::NotAuthorized("Access Token does not have required scopes".into()));
+        }
+        Ok(context)
+    }
+
+    /// An access token's checks but the scope, which the caller judges:
+    /// the context and the token's scopes.
+    pub(super) async fn verify_access_claims(&self, token: &str) -> Result<(AccessContext, Vec<String>)> {
         let invalid = || IdpError::NotAuthorized("Invalid Access Token".into());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let kid = header.kid.ok_or_else(invalid)?;
@@ -381,10 +459,14 @@ impl UserPools {
         if claims.get("token_use").and_then(Value::as_str) != Some("access") {
             return Err(invalid());
         }
-        let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-        if !scopes.split(' ').any(|s| s == ADMIN_SCOPE) {
-            return Err(IdpError::NotAuthorized("Access Token does not have required scopes".into()));
-        }
+        let scopes: Vec<String> = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid)?;
         let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid)?;
         let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid)?.to_string();
@@ -397,7 +479,7 @@ impl UserPools {
         if !user.enabled {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
-        Ok(AccessContext { pool, user, client_id })
+        Ok((AccessContext { pool, user, client_id }, scopes))
     }
 
     /// RevokeToken: a refresh token, and every token of its sign-in.

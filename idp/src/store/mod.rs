@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AppClient, AuthEvent, CodePurpose, Group, ImportJob, OneTimeCode, RefreshToken, ResourceServer,
-    SigningKey, User, UserFilter, UserPool,
+    AppClient, AuthEvent, AuthorizationCode, CodePurpose, CodeUse, Group, ImportJob, OneTimeCode, PoolDomain,
+    RefreshToken, ResourceServer, SigningKey, UiCustomization, UiSession, User, UserFilter, UserPool,
 };
 
 mod sql;
 mod sql_groups;
 mod sql_import;
+mod sql_oauth;
 mod sql_resource;
 mod sql_users;
 
@@ -256,6 +257,34 @@ pub trait ResourceServerStore: Send + Sync {
     ) -> Result<Vec<ResourceServer>, StoreError>;
 }
 
+/// Authorization codes, hosted-UI sessions, domains and UI branding.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Spends a code atomically: [`CodeUse::Fresh`] for the one caller
+    /// that got it first (and only before it expires), [`CodeUse::Replayed`]
+    /// for any later presentation.
+    async fn spend_code(&self, code_hash: &[u8], now_ms: i64) -> Result<CodeUse, StoreError>;
+    /// Revokes the refresh token of one sign-in, and with it its tokens.
+    async fn revoke_origin(&self, origin_jti: &str, now_ms: i64) -> Result<(), StoreError>;
+    async fn insert_ui_session(&self, session: &UiSession) -> Result<(), StoreError>;
+    async fn get_ui_session(&self, id_hash: &[u8]) -> Result<Option<UiSession>, StoreError>;
+    async fn delete_ui_session(&self, id_hash: &[u8]) -> Result<(), StoreError>;
+    /// [`StoreError::Conflict`] when the domain is taken.
+    async fn insert_domain(&self, domain: &PoolDomain) -> Result<(), StoreError>;
+    async fn update_domain(&self, domain: &PoolDomain) -> Result<bool, StoreError>;
+    async fn get_domain(&self, domain: &str) -> Result<Option<PoolDomain>, StoreError>;
+    async fn pool_domains(&self, pool_id: &str) -> Result<Vec<PoolDomain>, StoreError>;
+    async fn delete_domain(&self, domain: &str, pool_id: &str) -> Result<bool, StoreError>;
+    /// Creates or replaces.
+    async fn put_ui_customization(&self, ui: &UiCustomization) -> Result<(), StoreError>;
+    async fn get_ui_customization(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+    ) -> Result<Option<UiCustomization>, StoreError>;
+}
+
 pub trait IdpStore:
     PoolStore
     + ClientStore
@@ -268,6 +297,7 @@ pub trait IdpStore:
     + EventStore
     + ImportStore
     + ResourceServerStore
+    + OAuthStore
 {
 }
 impl<T> IdpStore for T where
@@ -282,5 +312,6 @@ impl<T> IdpStore for T where
         + EventStore
         + ImportStore
         + ResourceServerStore
+        + OAuthStore
 {
 }

@@ -203,6 +203,7 @@ mod sqlite {
     crate::store::sql_import::import_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::Sqlite);
     crate::store::sql_groups::group_store!(SqliteStore, sqlx::sqlite::SqliteRow);
     crate::store::sql_resource::resource_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+    crate::store::sql_oauth::oauth_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
 
 mod postgres {
@@ -212,6 +213,7 @@ mod postgres {
     crate::store::sql_import::import_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::Postgres);
     crate::store::sql_groups::group_store!(PostgresStore, sqlx::postgres::PgRow);
     crate::store::sql_resource::resource_store!(PostgresStore, sqlx::postgres::PgRow);
+    crate::store::sql_oauth::oauth_store!(PostgresStore, sqlx::postgres::PgRow);
 }
 
 pub use postgres::PostgresStore;

@@ -52,9 +52,9 @@ pub(super) const USE_SESSION: &str = "INSERT INTO used_sessions (session_id, exp
 pub(super) const PRUNE_SESSIONS: &str = "DELETE FROM used_sessions WHERE expires_at < $1";
 
 pub(super) const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, pool_id, client_id, username_key, \
-     origin_jti, auth_time, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     origin_jti, auth_time, created_at, expires_at, revoked_at, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 pub(super) const GET_REFRESH: &str = "SELECT token_hash, pool_id, client_id, username_key, origin_jti, auth_time, \
-     created_at, expires_at, revoked_at FROM refresh_tokens WHERE token_hash = $1";
+     created_at, expires_at, revoked_at, scopes FROM refresh_tokens WHERE token_hash = $1";
 pub(super) const REVOKE_REFRESH: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL";
 pub(super) const ORIGIN_REVOKED: &str = "SELECT revoked_at FROM refresh_tokens WHERE origin_jti = $1";
@@ -126,6 +126,7 @@ macro_rules! user_store {
                 created_ms: row.try_get("created_at")?,
                 expires_ms: row.try_get("expires_at")?,
                 revoked_ms: row.try_get("revoked_at")?,
+                scopes: row.try_get("scopes")?,
             })
         }
 
@@ -523,6 +524,7 @@ macro_rules! user_store {
                     .bind(t.created_ms)
                     .bind(t.expires_ms)
                     .bind(t.revoked_ms)
+                    .bind(&t.scopes)
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_or)?;
