@@ -508,7 +508,7 @@ impl HostedUi {
                         "This account needs a second sign-in factor that can only be set up through the app.",
                     );
                 }
-                match self.pools.associate_software_token(None, Some(&c.session)).await {
+                match in_hosted_ui(self.pools.associate_software_token(None, Some(&c.session))).await {
                     Ok((secret, next)) => {
                         session = next.unwrap_or_default();
                         let label = format!("{}:{username}", auth.pool.name);
@@ -741,7 +741,12 @@ async fn user_info(
             .into_response()
     };
     let Some(token) = bearer.filter(|t| !t.is_empty()) else {
-        return challenge(StatusCode::UNAUTHORIZED, "Bearer error=\"invalid_request\"", "invalid_request");
+        // RFC 6750 §3.1: no credentials, no error code.
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer"), (header::CACHE_CONTROL, "no-store")],
+        )
+            .into_response();
     };
     match ui.pools.user_info(&pool_id, token).await {
         Ok(claims) => (

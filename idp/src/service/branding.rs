@@ -212,8 +212,14 @@ impl UserPools {
     /// The pool whose domain a request's Host header names: a custom
     /// domain exactly, or a prefix domain as the host's first label.
     pub async fn pool_for_host(&self, host: &str) -> Result<Option<String>> {
-        let host = host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
-        let host = host.map(|(h, _)| h).unwrap_or_default().to_ascii_lowercase();
+        // Host is `name` or `name:port` (IPv6 literals never name a domain).
+        let host = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            Some(_) => "",
+            None => host,
+        }
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
         if host.is_empty() || host.len() > 253 {
             return Ok(None);
         }
