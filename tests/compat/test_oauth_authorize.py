@@ -1668,6 +1668,29 @@ def test_domain_lifecycle(auth_idp):
     assert "Domain" not in auth_idp.describe_user_pool(UserPoolId=pool)["UserPool"]
 
 
+def test_update_domain_and_custom_domain(auth_idp, auth_server):
+    pool = new_pool(auth_idp)
+    prefix = new_domain()
+    assert auth_idp.create_user_pool_domain(Domain=prefix, UserPoolId=pool)["ManagedLoginVersion"] == 1
+    assert auth_idp.update_user_pool_domain(Domain=prefix, UserPoolId=pool,
+                                            ManagedLoginVersion=2)["ManagedLoginVersion"] == 2
+    assert auth_idp.describe_user_pool_domain(Domain=prefix)["DomainDescription"]["ManagedLoginVersion"] == 2
+    # A custom domain beside the prefix: a full host name, served on that host.
+    custom = f"{new_domain()}.login.example.test"
+    cert = "arn:aws:acm:us-east-1:000000000000:certificate/abc"
+    made = auth_idp.create_user_pool_domain(Domain=custom, UserPoolId=pool, CustomDomainConfig={"CertificateArn": cert})
+    assert made["CloudFrontDomain"] == custom
+    desc = auth_idp.describe_user_pool_domain(Domain=custom)["DomainDescription"]
+    assert desc["CustomDomainConfig"]["CertificateArn"] == cert
+    assert auth_idp.describe_user_pool(UserPoolId=pool)["UserPool"]["CustomDomain"] == custom
+    expect_error("InvalidParameterException", auth_idp.create_user_pool_domain, Domain=f"x{custom}",
+                 UserPoolId=pool, CustomDomainConfig={"CertificateArn": cert})      # one custom domain per pool
+    disc = requests.get(f"{auth_server.endpoint}/.well-known/openid-configuration", headers={"Host": custom})
+    assert disc.status_code == 200 and disc.json()["issuer"].endswith(f"/{pool}"), disc.text
+    expect_error("InvalidParameterException", auth_idp.update_user_pool_domain, Domain=new_domain(),
+                 UserPoolId=pool, ManagedLoginVersion=2)
+
+
 def test_describe_unknown_domain_is_empty(auth_idp):
     assert auth_idp.describe_user_pool_domain(Domain=new_domain())["DomainDescription"] == {}
 
