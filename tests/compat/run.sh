@@ -5,7 +5,8 @@
 #
 # Creates tests/compat/.venv on first use and re-installs requirements only
 # when requirements.txt changes (its hash is kept in a stamp file); likewise
-# runs `npm ci` in tests/compat/js (needs node and npm) when its lockfile changes.
+# runs `npm ci` in tests/compat/js (needs node and npm) when its lockfile changes,
+# and installs Debian's chromium (scripts/apt-ensure.sh) when it is missing.
 # Environment: CIRRUS_BIN (default target/debug/cirrus, relative to the repo
 # root), PYTHON (interpreter used to create the venv, default python3).
 set -euo pipefail
@@ -55,6 +56,11 @@ if [ -f "$JS/package-lock.json" ]; then
         echo "$js_want" >"$JS_STAMP"
     fi
 fi
+
+# Headless Chromium for the hosted-UI browser tests (test_hosted_ui_browser.py,
+# driven by playwright-core, which downloads no browser of its own): Debian's
+# package, installed only when missing.
+scripts/apt-ensure.sh chromium >"$LOG" 2>&1 || fail_setup "could not install Debian's chromium"
 
 set +e
 "$VENV/bin/python" -m pytest -q tests/compat "$@"

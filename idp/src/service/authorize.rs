@@ -479,8 +479,10 @@ impl UserPools {
         let required: Vec<String> = pool
             .schema
             .iter()
-            .filter(|a| a.required == Some(true))
+            .filter(|a| a.required == Some(true) && a.developer_only_attribute != Some(true))
             .filter_map(|a| a.name.clone())
+            // `sub` is required of every user, but the pool makes it.
+            .filter(|n| n != "sub")
             .filter(|n| !username_attributes.contains(n))
             .collect();
         let signup_allowed =
