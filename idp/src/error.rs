@@ -68,6 +68,8 @@ wire_errors! {
     UnexpectedLambda => "UnexpectedLambdaException",
     InvalidLambdaResponse => "InvalidLambdaResponseException",
     InvalidUserPoolConfiguration => "InvalidUserPoolConfigurationException",
+    DuplicateProvider => "DuplicateProviderException",
+    UnsupportedIdentityProvider => "UnsupportedIdentityProviderException",
 }
 
 impl From<AwsError> for IdpError {

@@ -713,3 +713,41 @@ pub struct UiCustomization {
     pub created_ms: i64,
     pub updated_ms: i64,
 }
+
+/// An external identity provider of a pool (OIDC, SAML or a social one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityProvider {
+    pub pool_id: String,
+    pub name: String,
+    pub provider_type: String,
+    /// ProviderDetails as given (secrets included), sealed at rest.
+    pub details: BTreeMap<String, String>,
+    /// Pool attribute → provider claim.
+    pub attribute_mapping: BTreeMap<String, String>,
+    pub idp_identifiers: Vec<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A provider's subject linked to a native user (AdminLinkProviderForUser).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderLink {
+    pub pool_id: String,
+    pub provider_name: String,
+    pub provider_subject: String,
+    pub username_key: String,
+    pub created_ms: i64,
+}
+
+/// An identity provider as stored: its details sealed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderRecord {
+    pub pool_id: String,
+    pub name: String,
+    pub provider_type: String,
+    pub details_sealed: Vec<u8>,
+    pub attribute_mapping: BTreeMap<String, String>,
+    pub idp_identifiers: Vec<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}

@@ -181,6 +181,7 @@ impl JsonService for UserPoolApi {
             || super::import::SIGNED.contains(&operation)
             || super::mfa_api::SIGNED.contains(&operation)
             || super::branding_api::SIGNED.contains(&operation)
+            || super::federation_api::SIGNED.contains(&operation)
         {
             return Some(Access::Signed);
         }
@@ -344,6 +345,9 @@ impl JsonService for UserPoolApi {
             }
             other if super::import::SIGNED.contains(&other) => {
                 super::import::call_signed(pools, other, body).await
+            }
+            other if super::federation_api::SIGNED.contains(&other) => {
+                super::federation_api::call_signed(pools, other, body).await
             }
             other if super::branding_api::SIGNED.contains(&other) => {
                 super::branding_api::call_signed(pools, other, body).await

@@ -29,6 +29,8 @@ use crate::service::signin::{Caller, Origin};
 use crate::service::{AuthOutcome, Challenge, SignUpRequest, UserPools, in_hosted_ui};
 
 const SESSION_COOKIE: &str = "cirrus_session";
+/// Binds a federated sign-in's answer to the browser that started it.
+const FEDERATION_COOKIE: &str = "cirrus_fed";
 const CSRF_COOKIE: &str = "cirrus_csrf";
 /// The authorization request's parameters, carried from page to page.
 const CARRIED: &[&str] = &[
@@ -105,6 +107,7 @@ pub fn router(ui: Arc<HostedUi>) -> Router {
         .route("/{pool_id}/.well-known/openid-configuration", get(discovery))
         .route("/{pool_id}/oauth2/authorize", get(authorize))
         .route("/{pool_id}/oauth2/userInfo", get(user_info).post(user_info))
+        .route("/{pool_id}/oauth2/idpresponse", get(idp_response))
         .route("/{pool_id}/logout", get(logout))
         .route("/{pool_id}/login", get(login_page).post(login_post))
         .route("/{pool_id}/challenge", axum::routing::post(challenge_post))
@@ -329,6 +332,17 @@ impl HostedUi {
             logo => logo,
             username_label => username_label,
             signup_allowed => forms.signup_allowed,
+            providers => crate::service::authorize::client_providers(&auth.client)
+                .into_iter()
+                .filter(|p| p != "COGNITO")
+                .map(|p| {
+                    let mut q = carry.clone();
+                    q.retain(|(k, _)| *k != "identity_provider" && *k != "idp_identifier");
+                    q.push(("identity_provider", p.clone()));
+                    context! { name => p, href => format!("{}/oauth2/authorize?{}", reply.site.base, query_string(&q)) }
+                })
+                .collect::<Vec<_>>(),
+            cognito => crate::service::authorize::client_providers(&auth.client).iter().any(|p| p == "COGNITO"),
             password_hint => forms.password_hint,
         }
     }
@@ -429,6 +443,19 @@ impl HostedUi {
                     }
                 }
             }
+        }
+    }
+
+    /// Sends the browser to an identity provider, with the cookie that
+    /// binds its answer to this browser.
+    async fn federate(&self, mut reply: Reply, auth: &Authorization, provider: &str) -> Response {
+        match self.pools.start_federation(auth, provider).await {
+            Ok((location, binding)) => {
+                let cookie = reply.cookie(FEDERATION_COOKIE, &binding, 600);
+                reply.set_cookies.push(cookie);
+                reply.redirect(&location)
+            }
+            Err(e) => self.error_page(&reply, StatusCode::BAD_REQUEST, &user_message(&e)),
         }
     }
 
@@ -692,6 +719,16 @@ async fn authorize(
         Ok(a) => a,
         Err(r) => return r,
     };
+    // A named provider, or the client's only one: straight to it.
+    let providers = crate::service::authorize::client_providers(&auth.client);
+    let external = match (&auth.request.identity_provider, providers.as_slice()) {
+        (Some(p), _) if p != "COGNITO" => Some(p.clone()),
+        (None, [only]) if only != "COGNITO" => Some(only.clone()),
+        _ => None,
+    };
+    if let Some(provider) = external {
+        return ui.federate(reply, &auth, &provider).await;
+    }
     let session = cookies(&headers).get(SESSION_COOKIE).cloned().unwrap_or_default();
     let signed_in = match ui.pools.ui_session(&pool_id, &session).await {
         Ok(s) => s,
@@ -792,6 +829,41 @@ async fn logout(
         LogoutTarget::Login(p) => {
             reply.redirect(&format!("{}/login?{}", reply.site.base, query_string(&carried(&p))))
         }
+    }
+}
+
+/// `oauth2/idpresponse`: an identity provider's answer. A sign-in that
+/// checks out gets a hosted-UI session and the client its code; anything
+/// else an error page, and no session.
+async fn idp_response(
+    State(ui): State<Arc<HostedUi>>,
+    Path(pool_id): Path<String>,
+    domain: Option<axum::Extension<DomainBase>>,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
+    let jar = cookies(&headers);
+    let cleared = reply.cookie(FEDERATION_COOKIE, "", 0);
+    reply.set_cookies.push(cleared);
+    let done = match ui
+        .pools
+        .finish_federation(&pool_id, &params, jar.get(FEDERATION_COOKIE).map(String::as_str))
+        .await
+    {
+        Ok(done) => done,
+        Err(e) => return ui.error_page(&reply, StatusCode::BAD_REQUEST, &user_message(&e)),
+    };
+    let session = match ui.pools.start_ui_session(&done.authorization.pool, &done.user, done.auth_time).await
+    {
+        Ok(s) => s,
+        Err(e) => return ui.server_error(&reply, e),
+    };
+    let cookie = reply.cookie(SESSION_COOKIE, &session, UI_SESSION_SECONDS);
+    reply.set_cookies.push(cookie);
+    match ui.pools.complete_authorization(&done.authorization, &done.user, done.auth_time).await {
+        Ok(location) => reply.redirect(&location),
+        Err(e) => ui.server_error(&reply, e),
     }
 }
 

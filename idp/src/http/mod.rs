@@ -10,6 +10,7 @@ mod accounts_api;
 pub mod api;
 mod auth_api;
 mod branding_api;
+mod federation_api;
 pub mod hosted_ui;
 pub mod import;
 mod mfa_api;

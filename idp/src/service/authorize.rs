@@ -37,9 +37,37 @@ pub struct AuthorizeRequest {
     pub prompt: Vec<String>,
     pub login_hint: Option<String>,
     pub lang: Option<String>,
+    /// Where to sign in: `COGNITO` or a provider's name (also from
+    /// `idp_identifier`).
+    pub identity_provider: Option<String>,
 }
 
 impl AuthorizeRequest {
+    /// The request as query parameters again (to resume it later).
+    pub fn to_params(&self) -> BTreeMap<String, String> {
+        let mut p = BTreeMap::new();
+        p.insert("response_type".to_string(), self.response_type.clone());
+        p.insert("client_id".to_string(), self.client_id.clone());
+        p.insert("redirect_uri".to_string(), self.redirect_uri.clone());
+        p.insert("scope".to_string(), self.scopes.join(" "));
+        let optional = [
+            ("state", &self.state),
+            ("nonce", &self.nonce),
+            ("login_hint", &self.login_hint),
+            ("lang", &self.lang),
+        ];
+        for (k, v) in optional {
+            if let Some(v) = v {
+                p.insert(k.to_string(), v.clone());
+            }
+        }
+        if let Some(c) = &self.code_challenge {
+            p.insert("code_challenge".to_string(), c.clone());
+            p.insert("code_challenge_method".to_string(), "S256".to_string());
+        }
+        p
+    }
+
     pub fn implicit(&self) -> bool {
         self.response_type == "token"
     }
@@ -246,16 +274,27 @@ impl UserPools {
                 }
             }
         }
-        if let Some(idp) = param("identity_provider")
-            && !client_providers(&client).iter().any(|p| p == idp)
+        let providers = client_providers(&client);
+        let mut identity_provider = param("identity_provider").map(str::to_string);
+        if identity_provider.is_none()
+            && let Some(identifier) = param("idp_identifier")
+        {
+            let found = self.provider_for_identifier(&pool.id, identifier).await.map_err(|e| {
+                tracing::error!(error = %e, "idp_identifier");
+                fail("server_error", "The identity provider could not be looked up.")
+            })?;
+            identity_provider =
+                Some(found.ok_or_else(|| {
+                    fail("invalid_request", "No identity provider has that idp_identifier.")
+                })?);
+        }
+        if let Some(idp) = &identity_provider
+            && !providers.iter().any(|p| p == idp)
         {
             return Err(fail("invalid_request", "The identity_provider is not enabled for this client."));
         }
-        if param("identity_provider").is_some_and(|p| p != "COGNITO") || param("idp_identifier").is_some() {
-            return Err(fail("invalid_request", "Federated identity providers are not available yet."));
-        }
-        if !client_providers(&client).iter().any(|p| p == "COGNITO") {
-            return Err(fail("unauthorized_client", "The client does not allow sign-in with the user pool."));
+        if providers.is_empty() {
+            return Err(fail("unauthorized_client", "The client has no identity provider to sign in with."));
         }
         let prompt: Vec<String> = param("prompt")
             .unwrap_or_default()
@@ -277,6 +316,7 @@ impl UserPools {
             prompt,
             login_hint: param("login_hint").map(str::to_string),
             lang: param("lang").map(str::to_string),
+            identity_provider,
         };
         Ok(Authorization { pool, client, request })
     }

@@ -41,7 +41,8 @@ impl UserPools {
             (None, false) => None,
         };
         let custom = self.custom_scopes(&pool.id).await?;
-        let settings = self.checked_settings(&pool, req.settings, secret.is_some(), &custom)?;
+        let providers = self.provider_names(&pool.id).await?;
+        let settings = self.checked_settings(&pool, req.settings, secret.is_some(), &custom, &providers)?;
         let now = self.now_ms();
         let mut client = AppClient {
             client_id: String::new(),
@@ -90,7 +91,8 @@ impl UserPools {
             client.name = name;
         }
         let custom = self.custom_scopes(&pool.id).await?;
-        client.settings = self.checked_settings(&pool, settings, secret.is_some(), &custom)?;
+        let providers = self.provider_names(&pool.id).await?;
+        client.settings = self.checked_settings(&pool, settings, secret.is_some(), &custom, &providers)?;
         client.updated_ms = self.now_ms();
         if !self.store.update_client(&client).await? {
             return Err(client_not_found(client_id));
@@ -141,6 +143,7 @@ impl UserPools {
         mut s: ClientSettings,
         has_secret: bool,
         custom_scopes: &[String],
+        providers: &[String],
     ) -> Result<ClientSettings> {
         normalize_validity(&mut s)?;
         let flows = s.explicit_auth_flows.get_or_insert_with(|| {
@@ -177,7 +180,7 @@ impl UserPools {
             }
         }
         for provider in s.supported_identity_providers.iter().flatten() {
-            if provider != "COGNITO" {
+            if provider != "COGNITO" && !providers.contains(provider) {
                 return Err(IdpError::InvalidParameter(format!(
                     "The provider {provider} does not exist for User Pool {}",
                     pool.id

@@ -20,6 +20,7 @@ mod branding;
 mod clients;
 mod codes;
 mod custom_auth;
+pub mod federation;
 pub mod groups;
 pub mod import;
 pub mod mfa;
@@ -86,6 +87,9 @@ pub struct UserPools {
     keys: tokens::KeyCache,
     hooks: triggers::HookState,
     hosts: branding::HostCache,
+    metadata: federation::MetadataCache,
+    /// The client for upstream identity providers: no redirects followed.
+    upstream_http: reqwest::Client,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -114,6 +118,12 @@ impl UserPools {
             keys: tokens::KeyCache::default(),
             hooks: triggers::HookState::default(),
             hosts: branding::HostCache::default(),
+            metadata: federation::MetadataCache::default(),
+            upstream_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
             clock: OffsetDateTime::now_utc,
         }
     }

@@ -242,7 +242,13 @@ impl UserPools {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let scope = oauth.map(|o| o.scopes.join(" ")).unwrap_or_else(|| ADMIN_SCOPE.to_string());
 
-        let groups = self.group_claims(user).await?;
+        let mut groups = self.group_claims(user).await?;
+        // A federated user is in the group of its provider, as in Cognito.
+        if user.status == crate::model::UserStatus::EXTERNAL_PROVIDER
+            && let Some((provider, _)) = user.username.split_once('_')
+        {
+            groups.names.push(format!("{}_{provider}", pool.id));
+        }
         let mut id = Map::new();
         id.insert("sub".into(), json!(user.sub));
         if !groups.names.is_empty() {
@@ -573,6 +579,8 @@ fn readable_attributes(client: &AppClient, user: &User) -> Vec<(String, Value)> 
         .map(|(name, value)| {
             let v = match name.as_str() {
                 "email_verified" | "phone_number_verified" => json!(value == "true"),
+                // Federated identities go out as the JSON array they are.
+                "identities" => serde_json::from_str(value).unwrap_or_else(|_| json!(value)),
                 "updated_at" => value.parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| json!(value)),
                 _ => json!(value),
             };

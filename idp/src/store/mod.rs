@@ -5,10 +5,12 @@ use async_trait::async_trait;
 
 use crate::model::{
     AppClient, AuthEvent, AuthorizationCode, CodePurpose, CodeUse, Group, ImportJob, OneTimeCode, PoolDomain,
-    RefreshToken, ResourceServer, SigningKey, UiCustomization, UiSession, User, UserFilter, UserPool,
+    ProviderLink, ProviderRecord, RefreshToken, ResourceServer, SigningKey, UiCustomization, UiSession, User,
+    UserFilter, UserPool,
 };
 
 mod sql;
+mod sql_federation;
 mod sql_groups;
 mod sql_import;
 mod sql_oauth;
@@ -285,6 +287,34 @@ pub trait OAuthStore: Send + Sync {
     ) -> Result<Option<UiCustomization>, StoreError>;
 }
 
+/// External identity providers and links to native users.
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// [`StoreError::Conflict`] when the name is taken in the pool.
+    async fn insert_provider(&self, provider: &ProviderRecord) -> Result<(), StoreError>;
+    async fn update_provider(&self, provider: &ProviderRecord) -> Result<bool, StoreError>;
+    async fn get_provider(&self, pool_id: &str, name: &str) -> Result<Option<ProviderRecord>, StoreError>;
+    /// Providers ordered by name, starting after `after`.
+    async fn list_providers(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ProviderRecord>, StoreError>;
+    /// Deletes the provider and its links.
+    async fn delete_provider(&self, pool_id: &str, name: &str) -> Result<bool, StoreError>;
+    /// [`StoreError::Conflict`] when that subject is linked already.
+    async fn insert_link(&self, link: &ProviderLink) -> Result<(), StoreError>;
+    async fn get_link(
+        &self,
+        pool_id: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<ProviderLink>, StoreError>;
+    async fn user_links(&self, pool_id: &str, username_key: &str) -> Result<Vec<ProviderLink>, StoreError>;
+    async fn delete_link(&self, pool_id: &str, provider: &str, subject: &str) -> Result<bool, StoreError>;
+}
+
 pub trait IdpStore:
     PoolStore
     + ClientStore
@@ -298,6 +328,7 @@ pub trait IdpStore:
     + ImportStore
     + ResourceServerStore
     + OAuthStore
+    + FederationStore
 {
 }
 impl<T> IdpStore for T where
@@ -313,5 +344,6 @@ impl<T> IdpStore for T where
         + ImportStore
         + ResourceServerStore
         + OAuthStore
+        + FederationStore
 {
 }

@@ -204,6 +204,7 @@ mod sqlite {
     crate::store::sql_groups::group_store!(SqliteStore, sqlx::sqlite::SqliteRow);
     crate::store::sql_resource::resource_store!(SqliteStore, sqlx::sqlite::SqliteRow);
     crate::store::sql_oauth::oauth_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+    crate::store::sql_federation::federation_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
 
 mod postgres {
@@ -214,6 +215,7 @@ mod postgres {
     crate::store::sql_groups::group_store!(PostgresStore, sqlx::postgres::PgRow);
     crate::store::sql_resource::resource_store!(PostgresStore, sqlx::postgres::PgRow);
     crate::store::sql_oauth::oauth_store!(PostgresStore, sqlx::postgres::PgRow);
+    crate::store::sql_federation::federation_store!(PostgresStore, sqlx::postgres::PgRow);
 }
 
 pub use postgres::PostgresStore;

@@ -1,0 +1,27 @@
+-- Federation: a pool's external identity providers, and links from a
+-- provider's subject to a native user (AdminLinkProviderForUser).
+
+-- ProviderDetails hold client secrets and private keys: sealed under the
+-- master key (AAD: pool id and provider name).
+CREATE TABLE identity_providers (
+    pool_id           TEXT NOT NULL REFERENCES user_pools (id) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    provider_type     TEXT NOT NULL,
+    details_sealed    BLOB NOT NULL,
+    attribute_mapping TEXT NOT NULL,
+    idp_identifiers   TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    PRIMARY KEY (pool_id, name)
+);
+
+CREATE TABLE provider_links (
+    pool_id          TEXT NOT NULL,
+    provider_name    TEXT NOT NULL,
+    provider_subject TEXT NOT NULL,
+    username_key     TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (pool_id, provider_name, provider_subject),
+    FOREIGN KEY (pool_id, username_key) REFERENCES users (pool_id, username_key) ON DELETE CASCADE
+);
+CREATE INDEX provider_links_by_user ON provider_links (pool_id, username_key);
