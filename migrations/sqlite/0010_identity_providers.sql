@@ -25,3 +25,8 @@ CREATE TABLE provider_links (
     FOREIGN KEY (pool_id, username_key) REFERENCES users (pool_id, username_key) ON DELETE CASCADE
 );
 CREATE INDEX provider_links_by_user ON provider_links (pool_id, username_key);
+
+-- A replayed authorization code is marked before its sign-in is revoked;
+-- the exchange that won checks the mark after storing its refresh token,
+-- so a replay racing the first exchange still revokes what it got.
+ALTER TABLE oauth_codes ADD COLUMN replayed_at INTEGER;

@@ -8,6 +8,7 @@ mod harness;
 mod import;
 mod lifecycle;
 mod mfa;
+mod oauth;
 mod pools;
 mod store;
 mod wire;

@@ -61,6 +61,7 @@ const DOMAIN_PATHS: &[&str] = &[
     "/confirmForgotPassword",
     "/challenge",
     "/ui/",
+    "/saml2/",
 ];
 const CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
@@ -108,6 +109,8 @@ pub fn router(ui: Arc<HostedUi>) -> Router {
         .route("/{pool_id}/oauth2/authorize", get(authorize))
         .route("/{pool_id}/oauth2/userInfo", get(user_info).post(user_info))
         .route("/{pool_id}/oauth2/idpresponse", get(idp_response))
+        .route("/{pool_id}/saml2/idpresponse", axum::routing::post(saml_response))
+        .route("/{pool_id}/saml2/metadata", get(saml_metadata))
         .route("/{pool_id}/logout", get(logout))
         .route("/{pool_id}/login", get(login_page).post(login_post))
         .route("/{pool_id}/challenge", axum::routing::post(challenge_post))
@@ -224,6 +227,21 @@ impl Reply {
             "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
             self.site.cookie_path
         )
+    }
+
+    /// A cookie that must come back on a cross-site POST (a SAML IdP's
+    /// form): SameSite=None where the site is https; Lax on plain http,
+    /// where browsers refuse None (the IdP is then same-site in practice:
+    /// loopback in development).
+    fn cross_site_cookie(&self, name: &str, value: &str, max_age: i64) -> String {
+        if self.secure() {
+            format!(
+                "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=None; Secure",
+                self.site.cookie_path
+            )
+        } else {
+            self.cookie(name, value, max_age)
+        }
     }
 
     fn secure(&self) -> bool {
@@ -451,11 +469,31 @@ impl HostedUi {
     async fn federate(&self, mut reply: Reply, auth: &Authorization, provider: &str) -> Response {
         match self.pools.start_federation(auth, provider).await {
             Ok((location, binding)) => {
-                let cookie = reply.cookie(FEDERATION_COOKIE, &binding, 600);
+                let cookie = reply.cross_site_cookie(FEDERATION_COOKIE, &binding, 600);
                 reply.set_cookies.push(cookie);
                 reply.redirect(&location)
             }
             Err(e) => self.error_page(&reply, StatusCode::BAD_REQUEST, &user_message(&e)),
+        }
+    }
+
+    /// A federated sign-in that went through: the hosted-UI session and the
+    /// client's code.
+    async fn federated(
+        &self,
+        mut reply: Reply,
+        done: crate::service::federation::FederatedSignIn,
+    ) -> Response {
+        let session =
+            match self.pools.start_ui_session(&done.authorization.pool, &done.user, done.auth_time).await {
+                Ok(s) => s,
+                Err(e) => return self.server_error(&reply, e),
+            };
+        let cookie = reply.cookie(SESSION_COOKIE, &session, UI_SESSION_SECONDS);
+        reply.set_cookies.push(cookie);
+        match self.pools.complete_authorization(&done.authorization, &done.user, done.auth_time).await {
+            Ok(location) => reply.redirect(&location),
+            Err(e) => self.server_error(&reply, e),
         }
     }
 
@@ -844,7 +882,7 @@ async fn idp_response(
 ) -> Response {
     let mut reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
     let jar = cookies(&headers);
-    let cleared = reply.cookie(FEDERATION_COOKIE, "", 0);
+    let cleared = reply.cross_site_cookie(FEDERATION_COOKIE, "", 0);
     reply.set_cookies.push(cleared);
     let done = match ui
         .pools
@@ -854,16 +892,36 @@ async fn idp_response(
         Ok(done) => done,
         Err(e) => return ui.error_page(&reply, StatusCode::BAD_REQUEST, &user_message(&e)),
     };
-    let session = match ui.pools.start_ui_session(&done.authorization.pool, &done.user, done.auth_time).await
-    {
-        Ok(s) => s,
-        Err(e) => return ui.server_error(&reply, e),
-    };
-    let cookie = reply.cookie(SESSION_COOKIE, &session, UI_SESSION_SECONDS);
-    reply.set_cookies.push(cookie);
-    match ui.pools.complete_authorization(&done.authorization, &done.user, done.auth_time).await {
-        Ok(location) => reply.redirect(&location),
-        Err(e) => ui.server_error(&reply, e),
+    ui.federated(reply, done).await
+}
+
+/// `saml2/idpresponse`: the assertion consumer (HTTP-POST binding).
+async fn saml_response(
+    State(ui): State<Arc<HostedUi>>,
+    Path(pool_id): Path<String>,
+    domain: Option<axum::Extension<DomainBase>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
+    let form = form(&body);
+    let jar = cookies(&headers);
+    let cleared = reply.cross_site_cookie(FEDERATION_COOKIE, "", 0);
+    reply.set_cookies.push(cleared);
+    let done =
+        match ui.pools.finish_saml(&pool_id, &form, jar.get(FEDERATION_COOKIE).map(String::as_str)).await {
+            Ok(done) => done,
+            Err(e) => return ui.error_page(&reply, StatusCode::BAD_REQUEST, &user_message(&e)),
+        };
+    ui.federated(reply, done).await
+}
+
+async fn saml_metadata(State(ui): State<Arc<HostedUi>>, Path(pool_id): Path<String>) -> Response {
+    match ui.pools.sp_metadata(&pool_id).await {
+        Ok(xml) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response()
+        }
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -343,6 +343,7 @@ impl UserPools {
             return Err(IdpError::InvalidParameter(format!("{provider_type} is not a provider type.")));
         }
         let details = self.checked_details(provider_type, details)?;
+        self.check_saml_metadata(provider_type, &details).await?;
         let attribute_mapping = self.checked_mapping(&pool, provider_type, mapping)?;
         let idp_identifiers = self.checked_identifiers(pool_id, name, identifiers).await?;
         let now = self.now_ms();
@@ -363,6 +364,25 @@ impl UserPools {
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A SAML provider's metadata must read and name a signing certificate.
+    async fn check_saml_metadata(
+        &self,
+        provider_type: &str,
+        details: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        if provider_type != "SAML" {
+            return Ok(());
+        }
+        let xml = match (details.get("MetadataFile"), details.get("MetadataURL")) {
+            (Some(file), _) => file.clone(),
+            (None, Some(url)) => self.fetch_saml_metadata(url).await?,
+            (None, None) => {
+                return Err(IdpError::InvalidParameter("The SAML provider has no metadata.".into()));
+            }
+        };
+        super::saml::checked_metadata(&xml).map(|_| ())
     }
 
     pub async fn describe_identity_provider(&self, pool_id: &str, name: &str) -> Result<IdentityProvider> {
@@ -389,6 +409,7 @@ impl UserPools {
             let mut merged = provider.details.clone();
             merged.extend(d);
             provider.details = self.checked_details(&provider.provider_type, merged)?;
+            self.check_saml_metadata(&provider.provider_type, &provider.details).await?;
         }
         if mapping.is_some() {
             provider.attribute_mapping = self.checked_mapping(&pool, &provider.provider_type, mapping)?;
@@ -507,6 +528,9 @@ impl UserPools {
         provider_name: &str,
     ) -> Result<(String, String)> {
         let provider = self.describe_identity_provider(&auth.pool.id, provider_name).await?;
+        if provider.provider_type == "SAML" {
+            return self.start_saml(auth, &provider).await;
+        }
         if !matches!(provider.provider_type.as_str(), "OIDC" | "Google") {
             return Err(IdpError::UnsupportedIdentityProvider(format!(
                 "Sign-in through {} providers is not available yet.",
@@ -689,7 +713,7 @@ impl UserPools {
     /// The user a provider's claims stand for: a linked native user, or the
     /// federated user `<Provider>_<subject>`, created on first sign-in, its
     /// mapped attributes refreshed on every one.
-    async fn federated_user(
+    pub(super) async fn federated_user(
         &self,
         pool: &UserPool,
         provider: &IdentityProvider,

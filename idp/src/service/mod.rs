@@ -29,6 +29,7 @@ pub mod passwords;
 mod pools;
 mod recovery;
 mod resource_servers;
+pub mod saml;
 pub mod schema;
 mod search;
 mod self_service;
@@ -88,6 +89,7 @@ pub struct UserPools {
     hooks: triggers::HookState,
     hosts: branding::HostCache,
     metadata: federation::MetadataCache,
+    saml_cache: saml::SamlMetadataCache,
     /// The client for upstream identity providers: no redirects followed.
     upstream_http: reqwest::Client,
     clock: fn() -> OffsetDateTime,
@@ -119,6 +121,7 @@ impl UserPools {
             hooks: triggers::HookState::default(),
             hosts: branding::HostCache::default(),
             metadata: federation::MetadataCache::default(),
+            saml_cache: saml::SamlMetadataCache::default(),
             upstream_http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(10))

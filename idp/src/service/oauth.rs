@@ -206,6 +206,9 @@ impl UserPools {
             CodeUse::Fresh(spent) => spent,
             CodeUse::Replayed(spent) => {
                 tracing::warn!(pool = %pool.id, client = %spent.client_id, "authorization code replayed; its tokens are revoked");
+                // Mark first, then revoke: an exchange still under way sees
+                // the mark after storing its refresh token (below).
+                self.store.mark_replayed(&spent.code_hash, now).await.map_err(|e| server_error(e.into()))?;
                 self.store.revoke_origin(&spent.origin_jti, now).await.map_err(|e| server_error(e.into()))?;
                 return Err(OAuthError::InvalidGrant("The authorization code has already been used.".into()));
             }
@@ -245,6 +248,11 @@ impl UserPools {
             .issue_tokens_with(pool, client, &user, spent.grant.auth_time, None, Some(&issue))
             .await
             .map_err(server_error)?;
+        if self.store.code_replayed(&spent.code_hash).await.map_err(|e| server_error(e.into()))? {
+            let now = self.now_ms();
+            self.store.revoke_origin(&spent.origin_jti, now).await.map_err(|e| server_error(e.into()))?;
+            return Err(OAuthError::InvalidGrant("The authorization code has already been used.".into()));
+        }
         let openid = spent.grant.scopes.iter().any(|s| s == "openid");
         Ok(TokenResponse {
             access_token: tokens.access_token,

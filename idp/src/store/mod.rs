@@ -267,6 +267,10 @@ pub trait OAuthStore: Send + Sync {
     /// that got it first (and only before it expires), [`CodeUse::Replayed`]
     /// for any later presentation.
     async fn spend_code(&self, code_hash: &[u8], now_ms: i64) -> Result<CodeUse, StoreError>;
+    /// Marks a code as presented again (before its sign-in is revoked).
+    async fn mark_replayed(&self, code_hash: &[u8], now_ms: i64) -> Result<(), StoreError>;
+    /// Whether a code was presented again since it was spent.
+    async fn code_replayed(&self, code_hash: &[u8]) -> Result<bool, StoreError>;
     /// Revokes the refresh token of one sign-in, and with it its tokens.
     async fn revoke_origin(&self, origin_jti: &str, now_ms: i64) -> Result<(), StoreError>;
     async fn insert_ui_session(&self, session: &UiSession) -> Result<(), StoreError>;

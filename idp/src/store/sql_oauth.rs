@@ -8,6 +8,8 @@ pub(super) const SPEND_CODE: &str = "UPDATE oauth_codes SET used_at = $2 \
      RETURNING code_hash, pool_id, client_id, username_key, origin_jti, grant_data, expires_at, used_at";
 pub(super) const SELECT_CODE: &str = "SELECT code_hash, pool_id, client_id, username_key, origin_jti, grant_data, \
      expires_at, used_at FROM oauth_codes WHERE code_hash = $1";
+pub(super) const MARK_REPLAYED: &str = "UPDATE oauth_codes SET replayed_at = $2 WHERE code_hash = $1";
+pub(super) const CODE_REPLAYED: &str = "SELECT replayed_at FROM oauth_codes WHERE code_hash = $1";
 pub(super) const PRUNE_CODES: &str = "DELETE FROM oauth_codes WHERE expires_at < $1";
 pub(super) const REVOKE_ORIGIN: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE origin_jti = $1 AND revoked_at IS NULL";
@@ -124,6 +126,17 @@ macro_rules! oauth_store {
                     Some(code) if code.used_ms.is_some() => CodeUse::Replayed(code),
                     _ => CodeUse::Unknown,
                 })
+            }
+
+            async fn mark_replayed(&self, code_hash: &[u8], now_ms: i64) -> Result<(), StoreError> {
+                sqlx::query(MARK_REPLAYED).bind(code_hash).bind(now_ms).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn code_replayed(&self, code_hash: &[u8]) -> Result<bool, StoreError> {
+                let row: Option<(Option<i64>,)> =
+                    sqlx::query_as(CODE_REPLAYED).bind(code_hash).fetch_optional(&self.pool).await?;
+                Ok(row.is_some_and(|(at,)| at.is_some()))
             }
 
             async fn revoke_origin(&self, origin_jti: &str, now_ms: i64) -> Result<(), StoreError> {

@@ -1,0 +1,313 @@
+//! SAML 2.0 service provider, per pool, through samael (xmlsec): SP
+//! metadata, SP-initiated sign-in (HTTP-Redirect AuthnRequest), the
+//! assertion consumer at `saml2/idpresponse` (HTTP-POST), and IdP-initiated
+//! sign-in where the provider allows it.
+//!
+//! samael's defaults are overridden where they are unsafe: the signature
+//! algorithms are pinned (RSA with SHA-256/384/512, ECDSA with SHA-256/384/
+//! 512; SHA-1 refused), and a provider whose metadata has no signing
+//! certificate is refused (samael would skip verification). samael verifies
+//! the signature and reduces the document to what was signed before reading
+//! it, which is what defeats signature wrapping; it checks Destination,
+//! Recipient, Audience, InResponseTo, the validity window and the status.
+//! Assertion ids are remembered until they expire: a replay is refused.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::metadata::EntityDescriptor;
+use samael::service_provider::ServiceProvider;
+use samael::traits::ToXml;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::UserPools;
+use super::federation::FederatedSignIn;
+use crate::error::{IdpError, Result};
+use crate::model::IdentityProvider;
+
+const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const STATE_AAD: &[u8] = b"cirrus/saml-relay-state/v1";
+/// A SAML sign-in must come back within ten minutes.
+const FLOW_LIFE_MS: i64 = 10 * 60 * 1000;
+const METADATA_TTL: Duration = Duration::from_secs(600);
+/// Clock skew allowed on NotBefore / NotOnOrAfter.
+const CLOCK_SKEW_SECONDS: i64 = 60;
+/// Assertions issued longer ago than this are refused.
+const MAX_ISSUE_DELAY_SECONDS: i64 = 300;
+const ALLOWED: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// IdP metadata fetched from a MetadataURL.
+#[derive(Default)]
+pub(super) struct SamlMetadataCache {
+    urls: Mutex<HashMap<String, (Instant, String)>>,
+}
+
+/// The RelayState of an SP-initiated sign-in (sealed).
+#[derive(Debug, Serialize, Deserialize)]
+struct RelayState {
+    id: String,
+    pool: String,
+    provider: String,
+    params: BTreeMap<String, String>,
+    request_id: String,
+    binding: String,
+    expires_ms: i64,
+}
+
+/// The SP entity ID of a pool, as Cognito names it.
+pub fn sp_entity_id(pool_id: &str) -> String {
+    format!("urn:amazon:cognito:sp:{pool_id}")
+}
+
+fn refused(m: &str) -> IdpError {
+    IdpError::NotAuthorized(m.to_string())
+}
+
+/// A metadata document that names at least one signing certificate.
+pub(super) fn checked_metadata(xml: &str) -> Result<EntityDescriptor> {
+    let metadata: EntityDescriptor = xml.parse().map_err(|_| {
+        IdpError::InvalidParameter("The SAML metadata is not a valid EntityDescriptor.".into())
+    })?;
+    let probe = ServiceProvider { idp_metadata: metadata.clone(), ..ServiceProvider::default() };
+    match probe.idp_signing_certs() {
+        Ok(Some(certs)) if !certs.is_empty() => Ok(metadata),
+        _ => Err(IdpError::InvalidParameter(
+            "The SAML metadata has no signing certificate; responses could not be verified.".into(),
+        )),
+    }
+}
+
+impl UserPools {
+    fn acs_url(&self, pool_id: &str) -> String {
+        format!("{}/saml2/idpresponse", self.issuer(pool_id))
+    }
+
+    /// The IdP's metadata: the MetadataFile, or the MetadataURL's document
+    /// (cached ten minutes).
+    pub(super) async fn saml_metadata(&self, provider: &IdentityProvider) -> Result<EntityDescriptor> {
+        if let Some(file) = provider.details.get("MetadataFile") {
+            return checked_metadata(file);
+        }
+        let url = provider
+            .details
+            .get("MetadataURL")
+            .ok_or_else(|| IdpError::InvalidParameter("The SAML provider has no metadata.".into()))?;
+        if let Ok(cache) = self.saml_cache.urls.lock()
+            && let Some((at, xml)) = cache.get(url)
+            && at.elapsed() < METADATA_TTL
+        {
+            return checked_metadata(xml);
+        }
+        let xml = self.fetch_saml_metadata(url).await?;
+        let metadata = checked_metadata(&xml)?;
+        if let Ok(mut cache) = self.saml_cache.urls.lock() {
+            cache.insert(url.clone(), (Instant::now(), xml));
+        }
+        Ok(metadata)
+    }
+
+    pub(super) async fn fetch_saml_metadata(&self, url: &str) -> Result<String> {
+        let response = self.upstream_http.get(url).send().await.map_err(|e| {
+            IdpError::InvalidParameter(format!("The SAML metadata could not be fetched from {url}: {e}"))
+        })?;
+        if !response.status().is_success() {
+            return Err(IdpError::InvalidParameter(format!(
+                "The SAML metadata URL answered {}.",
+                response.status()
+            )));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| IdpError::InvalidParameter(format!("The SAML metadata did not arrive: {e}")))?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| IdpError::InvalidParameter("The SAML metadata is not UTF-8.".into()))
+    }
+
+    fn service_provider(
+        &self,
+        pool_id: &str,
+        metadata: EntityDescriptor,
+        idp_initiated: bool,
+    ) -> ServiceProvider {
+        ServiceProvider {
+            entity_id: Some(sp_entity_id(pool_id)),
+            metadata_url: Some(format!("{}/saml2/metadata", self.issuer(pool_id))),
+            acs_url: Some(self.acs_url(pool_id)),
+            slo_url: None,
+            idp_metadata: metadata,
+            allow_idp_initiated: idp_initiated,
+            max_issue_delay: chrono::Duration::seconds(MAX_ISSUE_DELAY_SECONDS),
+            max_clock_skew: chrono::Duration::seconds(CLOCK_SKEW_SECONDS),
+            allowed_signature_algorithms: Some(ALLOWED.to_vec()),
+            ..ServiceProvider::default()
+        }
+    }
+
+    /// The pool's SP metadata (entity ID, ACS URL, HTTP-POST binding).
+    pub async fn sp_metadata(&self, pool_id: &str) -> Result<String> {
+        self.describe_pool(pool_id).await?;
+        let sp = self.service_provider(pool_id, EntityDescriptor::default(), false);
+        let descriptor = sp.metadata().map_err(|e| IdpError::Internal(format!("SP metadata: {e}")))?;
+        descriptor.to_string().map_err(|e| IdpError::Internal(format!("SP metadata: {e:?}")))
+    }
+
+    /// SP-initiated sign-in: the IdP's SSO URL with the AuthnRequest, and
+    /// the cookie value binding the answer to this browser.
+    pub(super) async fn start_saml(
+        &self,
+        auth: &super::authorize::Authorization,
+        provider: &IdentityProvider,
+    ) -> Result<(String, String)> {
+        let metadata = self.saml_metadata(provider).await?;
+        let sp = self.service_provider(&auth.pool.id, metadata, false);
+        let sso = sp.sso_binding_location(HTTP_REDIRECT).ok_or_else(|| {
+            IdpError::InvalidParameter("The IdP metadata has no HTTP-Redirect SSO service.".into())
+        })?;
+        let mut request = sp
+            .make_authentication_request(&sso)
+            .map_err(|e| IdpError::Internal(format!("AuthnRequest: {e}")))?;
+        // samael's ids are 32 random bits: too few to bind a response to.
+        request.id = format!("_{}", secrets::random_string(32, secrets::ALNUM));
+        let binding = secrets::random_string(32, secrets::ALNUM);
+        let state = RelayState {
+            id: uuid::Uuid::new_v4().to_string(),
+            pool: auth.pool.id.clone(),
+            provider: provider.name.clone(),
+            params: auth.request.to_params(),
+            request_id: request.id.clone(),
+            binding: URL_SAFE_NO_PAD.encode(super::authorize::hash(&binding)),
+            expires_ms: self.now_ms() + FLOW_LIFE_MS,
+        };
+        let plain = serde_json::to_vec(&state).map_err(|e| IdpError::Internal(e.to_string()))?;
+        let relay = URL_SAFE_NO_PAD.encode(self.master_key.seal(&plain, STATE_AAD));
+        let url = request
+            .redirect(&relay)
+            .map_err(|e| IdpError::Internal(format!("AuthnRequest redirect: {e}")))?
+            .ok_or_else(|| IdpError::Internal("AuthnRequest without destination".into()))?;
+        Ok((url.to_string(), binding))
+    }
+
+    /// The assertion consumer: a signed response checked against the
+    /// request it answers (or, where allowed, an IdP-initiated one), its
+    /// assertion used once, the user found or made.
+    pub async fn finish_saml(
+        &self,
+        pool_id: &str,
+        form: &BTreeMap<String, String>,
+        binding_cookie: Option<&str>,
+    ) -> Result<FederatedSignIn> {
+        let response =
+            form.get("SAMLResponse").ok_or_else(|| refused("The request carries no SAMLResponse."))?;
+        let relay = form.get("RelayState").filter(|r| !r.is_empty());
+        let opened = relay.and_then(|r| {
+            URL_SAFE_NO_PAD
+                .decode(r)
+                .ok()
+                .and_then(|b| self.master_key.open(&b, STATE_AAD).ok())
+                .and_then(|p| serde_json::from_slice::<RelayState>(&p).ok())
+        });
+        let (provider_name, params, request_id) = match opened {
+            Some(state) => {
+                if state.pool != pool_id || state.expires_ms < self.now_ms() {
+                    return Err(refused("The sign-in took too long or belongs elsewhere; start again."));
+                }
+                let bound = binding_cookie
+                    .map(|c| URL_SAFE_NO_PAD.encode(super::authorize::hash(c)))
+                    .is_some_and(|h| {
+                        use subtle::ConstantTimeEq;
+                        bool::from(h.as_bytes().ct_eq(state.binding.as_bytes()))
+                    });
+                if !bound {
+                    return Err(refused("This sign-in was not started in this browser; start again."));
+                }
+                (state.provider, state.params, Some(state.request_id))
+            }
+            None => {
+                // IdP-initiated: the RelayState, if any, is the client's
+                // authorization request as a query string.
+                let params: BTreeMap<String, String> = relay
+                    .map(|r| form_urlencoded::parse(r.as_bytes()).into_owned().collect())
+                    .unwrap_or_default();
+                let provider = form
+                    .get("provider")
+                    .cloned()
+                    .or_else(|| params.get("identity_provider").cloned())
+                    .ok_or_else(|| refused("An unsolicited response must name its provider."))?;
+                (provider, params, None)
+            }
+        };
+        let provider = self
+            .describe_identity_provider(pool_id, &provider_name)
+            .await
+            .map_err(|_| refused("The identity provider is not known."))?;
+        if provider.provider_type != "SAML" {
+            return Err(refused("The identity provider is not a SAML provider."));
+        }
+        let idp_initiated = request_id.is_none();
+        if idp_initiated && provider.details.get("IDPInit").map(String::as_str) != Some("true") {
+            return Err(refused("This identity provider may not start sign-ins (IDPInit is off)."));
+        }
+        let metadata = self.saml_metadata(&provider).await?;
+        let sp = self.service_provider(pool_id, metadata, idp_initiated);
+        let ids: Vec<&str> = request_id.iter().map(String::as_str).collect();
+        let assertion = sp
+            .parse_base64_response(response, if ids.is_empty() { None } else { Some(&ids) })
+            .map_err(|e| {
+                tracing::warn!(target: "audit", pool = %pool_id, provider = %provider.name, error = %e,
+                    "a SAML response was refused");
+                refused("The identity provider's response did not verify.")
+            })?;
+        // One use per assertion, on every instance.
+        let expires = self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
+        if !self
+            .store
+            .consume_session(&format!("saml:{}:{}", provider.name, assertion.id), expires, self.now_ms())
+            .await?
+        {
+            tracing::warn!(target: "audit", pool = %pool_id, provider = %provider.name, "a SAML assertion was replayed");
+            return Err(refused("This response was used already."));
+        }
+        let authorization = self
+            .check_authorize(pool_id, &params)
+            .await
+            .map_err(|_| refused("The application's sign-in request is not valid."))?;
+        if !super::authorize::client_providers(&authorization.client).contains(&provider.name) {
+            return Err(refused("The application does not allow this identity provider."));
+        }
+        let name_id = assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.name_id.as_ref())
+            .map(|n| n.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| refused("The assertion names no subject."))?;
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::String(name_id));
+        for statement in assertion.attribute_statements.iter().flatten() {
+            for attribute in &statement.attributes {
+                let Some(value) = attribute.values.iter().find_map(|v| v.value.clone()) else { continue };
+                for name in [&attribute.name, &attribute.friendly_name].into_iter().flatten() {
+                    claims.entry(name.clone()).or_insert_with(|| Value::String(value.clone()));
+                }
+            }
+        }
+        let (user, _) = self.federated_user(&authorization.pool, &provider, &claims).await?;
+        if !user.enabled {
+            return Err(IdpError::NotAuthorized("User is disabled.".into()));
+        }
+        Ok(FederatedSignIn { authorization, user, auth_time: self.now_ms() / 1000 })
+    }
+}
