@@ -6,7 +6,7 @@
 # Creates tests/compat/.venv on first use and re-installs requirements only
 # when requirements.txt changes (its hash is kept in a stamp file); likewise
 # runs `npm ci` in tests/compat/js (needs node and npm) when its lockfile changes,
-# and installs Debian's chromium (scripts/apt-ensure.sh) when it is missing.
+# and installs Debian's chromium and xmlsec1 (scripts/apt-ensure.sh) when they are missing.
 # Environment: CIRRUS_BIN (default target/debug/cirrus, relative to the repo
 # root), PYTHON (interpreter used to create the venv, default python3).
 set -euo pipefail
@@ -61,6 +61,8 @@ fi
 # driven by playwright-core, which downloads no browser of its own): Debian's
 # package, installed only when missing.
 scripts/apt-ensure.sh chromium >"$LOG" 2>&1 || fail_setup "could not install Debian's chromium"
+# xmlsec1: pysaml2, the SAML identity provider of test_federation_saml.py, signs with it.
+scripts/apt-ensure.sh xmlsec1 >"$LOG" 2>&1 || fail_setup "could not install Debian's xmlsec1"
 
 set +e
 "$VENV/bin/python" -m pytest -q tests/compat "$@"

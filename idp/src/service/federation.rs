@@ -591,7 +591,10 @@ impl UserPools {
         query: &BTreeMap<String, String>,
         binding_cookie: Option<&str>,
     ) -> Result<FederatedSignIn> {
-        let refused = |m: &str| IdpError::NotAuthorized(m.to_string());
+        let refused = |m: &str| {
+            tracing::warn!(target: "audit", pool = %pool_id, reason = m, "a federated sign-in answer was refused");
+            IdpError::NotAuthorized(m.to_string())
+        };
         let sealed = query.get("state").ok_or_else(|| refused("The provider's answer has no state."))?;
         let plain = URL_SAFE_NO_PAD
             .decode(sealed)
@@ -613,7 +616,7 @@ impl UserPools {
         }
         if let Some(error) = query.get("error") {
             let description = query.get("error_description").cloned().unwrap_or_default();
-            tracing::info!(pool = %pool_id, provider = %state.provider, error = %error, "the provider refused the sign-in");
+            tracing::info!(target: "audit", pool = %pool_id, provider = %state.provider, error = %error, "the provider refused the sign-in");
             return Err(refused(&format!(
                 "The identity provider refused the sign-in ({error}) {description}"
             )));
@@ -659,7 +662,7 @@ impl UserPools {
             advertised
         });
         id_token.claims(&verifier, &Nonce::new(state.nonce.clone())).map_err(|e| {
-            tracing::warn!(pool = %pool_id, provider = %provider.name, error = %e, "an upstream ID token was refused");
+            tracing::warn!(target: "audit", pool = %pool_id, provider = %provider.name, error = %e, "an upstream ID token was refused");
             refused("The identity provider's token did not verify.")
         })?;
         let mut claims = payload_claims(&id_token.to_string());
@@ -887,6 +890,6 @@ fn add_identity(user: &mut User, identity: &Value) {
 }
 
 fn upstream(message: String) -> IdpError {
-    tracing::warn!(error = %message, "federated sign-in");
+    tracing::warn!(target: "audit", error = %message, "a federated sign-in failed");
     IdpError::NotAuthorized("The identity provider could not complete the sign-in.".into())
 }

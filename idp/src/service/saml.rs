@@ -21,7 +21,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use samael::crypto::AllowedSignatureAlgorithm;
 use samael::metadata::EntityDescriptor;
 use samael::service_provider::ServiceProvider;
-use samael::traits::ToXml;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -72,6 +71,7 @@ pub fn sp_entity_id(pool_id: &str) -> String {
 }
 
 fn refused(m: &str) -> IdpError {
+    tracing::warn!(target: "audit", reason = m, "a SAML response was refused");
     IdpError::NotAuthorized(m.to_string())
 }
 
@@ -156,12 +156,27 @@ impl UserPools {
         }
     }
 
-    /// The pool's SP metadata (entity ID, ACS URL, HTTP-POST binding).
+    /// The pool's SP metadata: entity ID and the assertion consumer
+    /// (HTTP-POST). Written here rather than by samael, whose generator
+    /// insists on a single-logout service this SP does not offer.
     pub async fn sp_metadata(&self, pool_id: &str) -> Result<String> {
         self.describe_pool(pool_id).await?;
-        let sp = self.service_provider(pool_id, EntityDescriptor::default(), false);
-        let descriptor = sp.metadata().map_err(|e| IdpError::Internal(format!("SP metadata: {e}")))?;
-        descriptor.to_string().map_err(|e| IdpError::Internal(format!("SP metadata: {e:?}")))
+        let escape = |s: &str| {
+            s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+        };
+        Ok(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{}\">\n\
+             <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" \
+             protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n\
+             <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>\n\
+             <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+             Location=\"{}\" index=\"1\" isDefault=\"true\"/>\n\
+             </md:SPSSODescriptor>\n\
+             </md:EntityDescriptor>\n",
+            escape(&sp_entity_id(pool_id)),
+            escape(&self.acs_url(pool_id)),
+        ))
     }
 
     /// SP-initiated sign-in: the IdP's SSO URL with the AuthnRequest, and
@@ -230,7 +245,11 @@ impl UserPools {
                         use subtle::ConstantTimeEq;
                         bool::from(h.as_bytes().ct_eq(state.binding.as_bytes()))
                     });
-                if !bound {
+                // The IdP posts here cross-site: the binding cookie comes back
+                // only as `SameSite=None; Secure`, that is on https. On plain
+                // http (development) a cookie that does come back must match.
+                let required = self.settings.public_url.starts_with("https://");
+                if !bound && (required || binding_cookie.is_some()) {
                     return Err(refused("This sign-in was not started in this browser; start again."));
                 }
                 (state.provider, state.params, Some(state.request_id))
@@ -260,6 +279,7 @@ impl UserPools {
         if idp_initiated && provider.details.get("IDPInit").map(String::as_str) != Some("true") {
             return Err(refused("This identity provider may not start sign-ins (IDPInit is off)."));
         }
+        single_assertion(response)?;
         let metadata = self.saml_metadata(&provider).await?;
         let sp = self.service_provider(pool_id, metadata, idp_initiated);
         let ids: Vec<&str> = request_id.iter().map(String::as_str).collect();
@@ -310,4 +330,51 @@ impl UserPools {
         }
         Ok(FederatedSignIn { authorization, user, auth_time: self.now_ms() / 1000 })
     }
+}
+
+/// A Response must hold exactly one assertion (plain or encrypted), as a
+/// direct child: anything else is a document shaped to confuse (signature
+/// wrapping), even where the signature check would find the genuine part.
+fn single_assertion(encoded: &str) -> Result<()> {
+    use base64::engine::general_purpose::STANDARD;
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
+    const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+    let bytes = STANDARD
+        .decode(encoded.split_whitespace().collect::<String>())
+        .map_err(|_| refused("The SAMLResponse is not base64."))?;
+    let xml = std::str::from_utf8(&bytes).map_err(|_| refused("The SAMLResponse is not UTF-8."))?;
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let (mut depth, mut assertions, mut root_is_response) = (0usize, 0usize, false);
+    loop {
+        let (ns, event) =
+            reader.read_resolved_event().map_err(|_| refused("The SAMLResponse is not well-formed XML."))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name();
+                let in_ns = |want: &[u8]| matches!(ns, ResolveResult::Bound(n) if n.as_ref() == want);
+                if depth == 0 {
+                    root_is_response = in_ns(PROTOCOL_NS) && local.as_ref() == b"Response";
+                }
+                if in_ns(ASSERTION_NS) && matches!(local.as_ref(), b"Assertion" | b"EncryptedAssertion") {
+                    assertions += 1;
+                    if depth != 1 {
+                        return Err(refused("The assertion is not where a Response puts it."));
+                    }
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::DocType(_) => return Err(refused("A SAMLResponse may not carry a document type.")),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !root_is_response || assertions != 1 {
+        return Err(refused("The SAMLResponse must be one Response holding one assertion."));
+    }
+    Ok(())
 }
