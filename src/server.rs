@@ -268,6 +268,28 @@ impl sts_broker::UserPoolDirectory for PoolDirectory {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn check_saml_metadata(&self, metadata: &str) -> Result<(), String> {
+        idp::service::saml::checked_metadata(metadata).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn verify_saml(
+        &self,
+        metadata: &str,
+        response: &str,
+    ) -> Result<sts_broker::SamlLogin, Option<String>> {
+        match self.0.verify_aws_saml(metadata, response).await {
+            Ok(login) => Ok(sts_broker::SamlLogin {
+                subject: login.subject,
+                issuer: login.issuer,
+                attributes: login.attributes,
+            }),
+            Err(idp::error::IdpError::NotAuthorized(_) | idp::error::IdpError::InvalidParameter(_)) => {
+                Err(None)
+            }
+            Err(e) => Err(Some(e.to_string())),
+        }
+    }
 }
 
 /// The admin key, then temporary credentials minted by the broker.

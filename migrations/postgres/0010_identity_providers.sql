@@ -30,3 +30,10 @@ CREATE INDEX provider_links_by_user ON provider_links (pool_id, username_key);
 -- the exchange that won checks the mark after storing its refresh token,
 -- so a replay racing the first exchange still revokes what it got.
 ALTER TABLE oauth_codes ADD COLUMN replayed_at BIGINT;
+
+-- SAML identity providers registered with IAM (identity pools' SAML logins).
+CREATE TABLE iam_saml_providers (
+    arn         TEXT PRIMARY KEY,
+    created_at  BIGINT NOT NULL,
+    provider    TEXT NOT NULL
+);

@@ -12,7 +12,7 @@ use awsapi::query::{QueryParams, XmlBuilder};
 use awsapi::{Access, AwsError, Principal, QueryService, RequestContext};
 use http::StatusCode;
 
-use crate::model::{ManagedPolicy, OidcProvider, Role, issuer_key};
+use crate::model::{ManagedPolicy, OidcProvider, Role, SamlProvider, issuer_key};
 use crate::policy::{Policy, PolicyKind};
 use crate::session::rfc3339;
 use crate::store::{DocKind, StoreError};
@@ -43,6 +43,10 @@ const ACTIONS: &[&str] = &[
     "GetOpenIDConnectProvider",
     "DeleteOpenIDConnectProvider",
     "ListOpenIDConnectProviders",
+    "CreateSAMLProvider",
+    "GetSAMLProvider",
+    "DeleteSAMLProvider",
+    "ListSAMLProviders",
 ];
 
 /// IAM (`iam`, version 2010-05-08).
@@ -527,6 +531,67 @@ impl Broker {
                     }
                 });
             }
+            "CreateSAMLProvider" => {
+                let name = p.required("Name")?;
+                check_name("Name", name, 128)?;
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+                    return Err(validation("Name may hold letters, digits, '.', '_' and '-'."));
+                }
+                let metadata = p.required("SAMLMetadataDocument")?;
+                if metadata.len() < 1000 || metadata.len() > 10_000_000 {
+                    return Err(validation("SAMLMetadataDocument must be 1000 to 10000000 characters."));
+                }
+                self.tokens.check_saml_metadata(metadata).await.map_err(validation)?;
+                let provider = SamlProvider {
+                    arn: format!("arn:aws:iam::{account}:saml-provider/{name}"),
+                    name: name.to_string(),
+                    metadata: metadata.to_string(),
+                    created_ms: self.now_ms(),
+                };
+                let doc = serde_json::to_string(&provider).map_err(|e| internal("saml provider", e))?;
+                match self
+                    .store
+                    .put_doc(DocKind::SamlProvider, &provider.arn, &doc, true, provider.created_ms)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(StoreError::Conflict) => {
+                        return Err(already_exists(format!("SAMLProvider {name} already exists.")));
+                    }
+                    Err(e) => return Err(store_error(e)),
+                }
+                x.text("SAMLProviderArn", &provider.arn);
+            }
+            "GetSAMLProvider" => {
+                let provider = self.saml_provider(p.required("SAMLProviderArn")?).await?;
+                x.text("SAMLMetadataDocument", &provider.metadata)
+                    .text("CreateDate", &date(provider.created_ms))
+                    .text("ValidUntil", &date(provider.created_ms + 100 * 365 * 86_400_000));
+            }
+            "DeleteSAMLProvider" => {
+                let provider = self.saml_provider(p.required("SAMLProviderArn")?).await?;
+                self.store.delete_doc(DocKind::SamlProvider, &provider.arn).await.map_err(store_error)?;
+            }
+            "ListSAMLProviders" => {
+                let rows =
+                    self.store.list_docs(DocKind::SamlProvider, "", 1000).await.map_err(store_error)?;
+                let mut providers = Vec::new();
+                for (_, doc) in &rows {
+                    providers.push(
+                        serde_json::from_str::<SamlProvider>(doc)
+                            .map_err(|e| internal("saml provider", e))?,
+                    );
+                }
+                x.element("SAMLProviderList", |x| {
+                    for provider in &providers {
+                        x.element("member", |x| {
+                            x.text("Arn", &provider.arn)
+                                .text("ValidUntil", &date(provider.created_ms + 100 * 365 * 86_400_000))
+                                .text("CreateDate", &date(provider.created_ms));
+                        });
+                    }
+                });
+            }
             other => {
                 return Err(AwsError::new(
                     "InvalidAction",
@@ -535,6 +600,16 @@ impl Broker {
             }
         }
         Ok(x.finish())
+    }
+
+    pub(crate) async fn saml_provider(&self, arn: &str) -> Result<SamlProvider, AwsError> {
+        let doc = self
+            .store
+            .get_doc(DocKind::SamlProvider, arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| no_such_entity(format!("SAMLProvider {arn} does not exist.")))?;
+        serde_json::from_str(&doc).map_err(|e| internal("saml provider", e))
     }
 
     pub(crate) async fn oidc_provider(&self, arn: &str) -> Result<OidcProvider, AwsError> {

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::credentials::ContextValue;
 use crate::model::{
-    CognitoIdentityProvider, IdentityPoolConfig, OidcProvider, PrincipalTagMap, RoleMapping, issuer_key,
+    CognitoIdentityProvider, IdentityPoolConfig, OidcProvider, PrincipalTagMap, RoleMapping, SamlProvider,
+    issuer_key,
 };
 use crate::providers::{Claims, TokenFailure, verify_jwt};
 use crate::session::{MintError, WebIdentity};
@@ -326,6 +327,9 @@ enum LoginKind {
     Oidc {
         arn: String,
     },
+    /// A SAML response of a SAML provider registered with IAM; the
+    /// provider key is its ARN, the subject its NameID.
+    Saml,
     /// The broker's own token (basic flow, developer identities): its `sub`
     /// is the identity.
     Broker,
@@ -517,6 +521,24 @@ impl Broker {
             return Err(not_authorized(
                 "Developer logins are accepted only by GetOpenIdTokenForDeveloperIdentity, which is signed.",
             ));
+        }
+        if pool.config.saml_provider_arns.iter().any(|arn| arn == key) {
+            let doc = self.store.get_doc(DocKind::SamlProvider, key).await.map_err(store_error)?.ok_or_else(
+                || not_authorized(format!("Invalid login token. {key} is not a SAML provider.")),
+            )?;
+            let provider: SamlProvider =
+                serde_json::from_str(&doc).map_err(|e| internal("saml provider", e))?;
+            let login =
+                self.tokens.verify_saml(&provider.metadata, token).await.map_err(|f| token_error(key, f))?;
+            let mut claims = login.attributes;
+            claims.insert("sub".into(), Value::String(login.subject.clone()));
+            claims.insert("iss".into(), Value::String(login.issuer));
+            return Ok(Login {
+                provider: key.to_string(),
+                subject: login.subject,
+                claims,
+                kind: LoginKind::Saml,
+            });
         }
         let providers = self.oidc_providers(pool).await?;
         let Some(provider) = providers.iter().find(|p| p.key() == key || p.arn == key) else {
@@ -780,7 +802,7 @@ impl Broker {
         let default = || roles.get("authenticated").cloned().ok_or_else(bad_config);
         let mapping_key = match &login.kind {
             LoginKind::UserPool { client_id } => Some(format!("{}:{client_id}", login.provider)),
-            LoginKind::Oidc { .. } => Some(login.provider.clone()),
+            LoginKind::Oidc { .. } | LoginKind::Saml => Some(login.provider.clone()),
             LoginKind::Broker => None,
         };
         let mapping = mapping_key.as_ref().and_then(|k| {

@@ -30,7 +30,7 @@ pub mod verify;
 
 pub use credentials::SessionKeys;
 pub use identity::IdentityApi;
-pub use providers::UserPoolDirectory;
+pub use providers::{SamlLogin, UserPoolDirectory};
 pub use sts::StsApi;
 
 use crate::model::Role;

@@ -116,8 +116,17 @@ pub struct ManagedPolicy {
     pub updated_ms: i64,
 }
 
-/// An OpenID Connect provider registered with IAM.
+/// A SAML identity provider registered with IAM (its metadata).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SamlProvider {
+    pub arn: String,
+    pub name: String,
+    pub metadata: String,
+    pub created_ms: i64,
+}
+
+/// An OpenID Connect provider registered with IAM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcProvider {
     pub arn: String,
     /// The issuer URL as registered (`https://host/path`).

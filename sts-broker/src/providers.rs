@@ -41,6 +41,21 @@ pub trait UserPoolDirectory: Send + Sync {
     /// `ServerSideTokenCheck`: whether the user an ID token names still
     /// exists, is enabled, and was not signed out since.
     async fn sign_in_active(&self, pool_id: &str, claims: &Claims) -> Result<bool, String>;
+    /// Checks SAML metadata (readable, with a signing certificate).
+    async fn check_saml_metadata(&self, metadata: &str) -> Result<(), String>;
+    /// Verifies a base64 SAML response addressed to AWS against an IdP's
+    /// metadata (signature, audience, recipient, validity, replay): the
+    /// subject (NameID), the issuer and the attributes. `Err(None)` for a
+    /// response that does not verify, `Err(Some(_))` for a failure here.
+    async fn verify_saml(&self, metadata: &str, response: &str) -> Result<SamlLogin, Option<String>>;
+}
+
+/// A verified SAML login (see [`UserPoolDirectory::verify_saml`]).
+#[derive(Debug, Clone)]
+pub struct SamlLogin {
+    pub subject: String,
+    pub issuer: String,
+    pub attributes: Claims,
 }
 
 /// Why a token was not accepted.
@@ -107,6 +122,24 @@ impl TokenVerifier {
         match &self.user_pools {
             Some(d) => d.sign_in_active(pool_id, claims).await.map_err(TokenFailure::Unreachable),
             None => Ok(false),
+        }
+    }
+
+    /// A SAML response for a SAML provider registered with IAM.
+    pub async fn verify_saml(&self, metadata: &str, response: &str) -> Result<SamlLogin, TokenFailure> {
+        let directory =
+            self.user_pools.as_ref().ok_or_else(|| TokenFailure::Invalid("no SAML verifier here".into()))?;
+        directory.verify_saml(metadata, response).await.map_err(|e| match e {
+            None => TokenFailure::Invalid("the SAML response did not verify".into()),
+            Some(m) => TokenFailure::Unreachable(m),
+        })
+    }
+
+    /// SAML metadata fit to register.
+    pub async fn check_saml_metadata(&self, metadata: &str) -> Result<(), String> {
+        match &self.user_pools {
+            Some(d) => d.check_saml_metadata(metadata).await,
+            None => Err("SAML is not available here".into()),
         }
     }
 

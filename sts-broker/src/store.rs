@@ -42,6 +42,7 @@ pub enum DocKind {
     Role,
     Policy,
     OidcProvider,
+    SamlProvider,
 }
 
 impl DocKind {
@@ -50,6 +51,7 @@ impl DocKind {
             Self::Role => ("iam_roles", "name", "role"),
             Self::Policy => ("iam_policies", "arn", "policy"),
             Self::OidcProvider => ("iam_oidc_providers", "arn", "provider"),
+            Self::SamlProvider => ("iam_saml_providers", "arn", "provider"),
         }
     }
 }

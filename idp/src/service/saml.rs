@@ -65,6 +65,19 @@ struct RelayState {
     expires_ms: i64,
 }
 
+/// The audience and recipient of SAML responses meant for AWS (identity
+/// pools' SAML logins): IdPs set up for AWS send these.
+pub const AWS_AUDIENCE: &str = "urn:amazon:webservices";
+pub const AWS_RECIPIENT: &str = "https://signin.aws.amazon.com/saml";
+
+/// A verified SAML response for AWS: who it names and what it says.
+#[derive(Debug, Clone)]
+pub struct AwsSamlLogin {
+    pub subject: String,
+    pub issuer: String,
+    pub attributes: Map<String, Value>,
+}
+
 /// The SP entity ID of a pool, as Cognito names it.
 pub fn sp_entity_id(pool_id: &str) -> String {
     format!("urn:amazon:cognito:sp:{pool_id}")
@@ -76,7 +89,7 @@ fn refused(m: &str) -> IdpError {
 }
 
 /// A metadata document that names at least one signing certificate.
-pub(super) fn checked_metadata(xml: &str) -> Result<EntityDescriptor> {
+pub fn checked_metadata(xml: &str) -> Result<EntityDescriptor> {
     let metadata: EntityDescriptor = xml.parse().map_err(|_| {
         IdpError::InvalidParameter("The SAML metadata is not a valid EntityDescriptor.".into())
     })?;
@@ -329,6 +342,61 @@ impl UserPools {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
         Ok(FederatedSignIn { authorization, user, auth_time: self.now_ms() / 1000 })
+    }
+}
+
+impl UserPools {
+    /// Checks a SAML response addressed to AWS (audience
+    /// `urn:amazon:webservices`, recipient `https://signin.aws.amazon.com/saml`,
+    /// unsolicited) against an IdP's metadata, with the same rules as the
+    /// pools' own SAML sign-in, and uses its assertion up.
+    pub async fn verify_aws_saml(&self, metadata_xml: &str, response: &str) -> Result<AwsSamlLogin> {
+        single_assertion(response)?;
+        let metadata = checked_metadata(metadata_xml)?;
+        let issuer = metadata.entity_id.clone().unwrap_or_default();
+        let sp = ServiceProvider {
+            entity_id: Some(AWS_AUDIENCE.to_string()),
+            acs_url: Some(AWS_RECIPIENT.to_string()),
+            slo_url: None,
+            idp_metadata: metadata,
+            allow_idp_initiated: true,
+            max_issue_delay: chrono::Duration::seconds(MAX_ISSUE_DELAY_SECONDS),
+            max_clock_skew: chrono::Duration::seconds(CLOCK_SKEW_SECONDS),
+            allowed_signature_algorithms: Some(ALLOWED.to_vec()),
+            ..ServiceProvider::default()
+        };
+        let assertion = sp.parse_base64_response(response, None).map_err(|e| {
+            tracing::warn!(target: "audit", issuer = %issuer, error = %e, "a SAML login was refused");
+            refused("The SAML response did not verify.")
+        })?;
+        let expires = self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
+        if !self
+            .store
+            .consume_session(&format!("aws-saml:{issuer}:{}", assertion.id), expires, self.now_ms())
+            .await?
+        {
+            tracing::warn!(target: "audit", issuer = %issuer, "a SAML login was replayed");
+            return Err(refused("This SAML response was used already."));
+        }
+        let subject = assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.name_id.as_ref())
+            .map(|n| n.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| refused("The assertion names no subject."))?;
+        let mut attributes = Map::new();
+        for statement in assertion.attribute_statements.iter().flatten() {
+            for attribute in &statement.attributes {
+                let values: Vec<Value> =
+                    attribute.values.iter().filter_map(|v| v.value.clone()).map(Value::String).collect();
+                if let (Some(name), false) = (&attribute.name, values.is_empty()) {
+                    let value = if values.len() == 1 { values[0].clone() } else { Value::Array(values) };
+                    attributes.insert(name.clone(), value);
+                }
+            }
+        }
+        Ok(AwsSamlLogin { subject, issuer, attributes })
     }
 }
 
