@@ -689,6 +689,8 @@ pub struct UiSession {
     pub username_key: String,
     pub auth_time: i64,
     pub expires_ms: i64,
+    /// `COGNITO` or the identity provider the sign-in went through.
+    pub provider: String,
 }
 
 /// A host name serving a pool's OAuth endpoints and hosted UI: a prefix

@@ -37,3 +37,7 @@ CREATE TABLE iam_saml_providers (
     created_at  BIGINT NOT NULL,
     provider    TEXT NOT NULL
 );
+
+-- The provider a hosted-UI sign-in went through: single sign-on serves it
+-- only to clients that allow that provider.
+ALTER TABLE ui_sessions ADD COLUMN provider TEXT NOT NULL DEFAULT 'COGNITO';

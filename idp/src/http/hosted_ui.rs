@@ -382,6 +382,24 @@ impl HostedUi {
         }
     }
 
+    /// [`Self::checked`] for the pool's own pages (password sign-in,
+    /// sign-up, confirmation, reset, MFA): the client must allow COGNITO.
+    async fn checked_native(
+        &self,
+        reply: &Reply,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Authorization, Response> {
+        let auth = self.checked(reply, params).await?;
+        if !crate::service::authorize::client_providers(&auth.client).iter().any(|p| p == "COGNITO") {
+            return Err(self.error_page(
+                reply,
+                StatusCode::BAD_REQUEST,
+                "This application signs in only through its identity providers.",
+            ));
+        }
+        Ok(auth)
+    }
+
     /// A POST must carry the CSRF token of the browser's cookie.
     fn csrf_ok(&self, headers: &HeaderMap, form: &BTreeMap<String, String>) -> bool {
         let jar = cookies(headers);
@@ -412,7 +430,8 @@ impl HostedUi {
     ) -> Response {
         match outcome {
             Ok(AuthOutcome::SignedIn { user, auth_time }) => {
-                let session = match self.pools.start_ui_session(&auth.pool, &user, auth_time).await {
+                let session = match self.pools.start_ui_session(&auth.pool, &user, auth_time, "COGNITO").await
+                {
                     Ok(s) => s,
                     Err(e) => return self.server_error(&reply, e),
                 };
@@ -484,11 +503,14 @@ impl HostedUi {
         mut reply: Reply,
         done: crate::service::federation::FederatedSignIn,
     ) -> Response {
-        let session =
-            match self.pools.start_ui_session(&done.authorization.pool, &done.user, done.auth_time).await {
-                Ok(s) => s,
-                Err(e) => return self.server_error(&reply, e),
-            };
+        let session = match self
+            .pools
+            .start_ui_session(&done.authorization.pool, &done.user, done.auth_time, &done.provider)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return self.server_error(&reply, e),
+        };
         let cookie = reply.cookie(SESSION_COOKIE, &session, UI_SESSION_SECONDS);
         reply.set_cookies.push(cookie);
         match self.pools.complete_authorization(&done.authorization, &done.user, done.auth_time).await {
@@ -739,7 +761,12 @@ async fn discovery(
     });
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            // The endpoints follow the Host a pool's domain came in on.
+            (header::VARY, "Host"),
+        ],
         body.to_string(),
     )
         .into_response()
@@ -772,6 +799,8 @@ async fn authorize(
         Ok(s) => s,
         Err(e) => return ui.server_error(&reply, e),
     };
+    // Single sign-on only for a client that allows how the user signed in.
+    let signed_in = signed_in.filter(|s| providers.contains(&s.provider));
     if !auth.request.prompt("login")
         && let Some(s) = signed_in
     {
@@ -965,7 +994,7 @@ async fn login_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1001,7 +1030,7 @@ async fn challenge_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1141,7 +1170,7 @@ async fn signup_page(
     headers: HeaderMap,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1168,7 +1197,7 @@ async fn signup_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1260,7 +1289,7 @@ async fn confirm_page(
     headers: HeaderMap,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1279,7 +1308,7 @@ async fn confirm_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1309,7 +1338,7 @@ async fn resend_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1332,7 +1361,7 @@ async fn forgot_page(
     headers: HeaderMap,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1356,7 +1385,7 @@ async fn forgot_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1405,7 +1434,7 @@ async fn reset_page(
     headers: HeaderMap,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -1424,7 +1453,7 @@ async fn reset_post(
     if !ui.csrf_ok(&headers, &params) {
         return ui.csrf_refused(&reply);
     }
-    let auth = match ui.checked(&reply, &params).await {
+    let auth = match ui.checked_native(&reply, &params).await {
         Ok(a) => a,
         Err(r) => return r,
     };

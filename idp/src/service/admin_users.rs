@@ -28,6 +28,7 @@ impl UserPools {
             return self.resend_invitation(&pool, &req).await;
         }
         check_username(&req.username)?;
+        self.check_not_federated_name(&pool.id, &req.username).await?;
         let mut attributes = check_attributes(&pool, &req.attributes, Writer::Admin)?;
         let sub = uuid::Uuid::new_v4().to_string();
         let username = if pool.settings.username_attributes.as_ref().is_some_and(|u| !u.is_empty()) {

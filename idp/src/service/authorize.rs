@@ -18,7 +18,7 @@ use crate::model::{
 };
 
 /// Authorization codes are good for five minutes.
-const CODE_LIFE_MS: i64 = 5 * 60 * 1000;
+pub(super) const CODE_LIFE_MS: i64 = 5 * 60 * 1000;
 /// A hosted-UI sign-in lasts an hour, as Cognito's does.
 pub const UI_SESSION_SECONDS: i64 = 3600;
 /// The longest `state` and `nonce` taken.
@@ -136,6 +136,8 @@ pub struct Authorization {
 pub struct SignedInUser {
     pub user: User,
     pub auth_time: i64,
+    /// `COGNITO` or the identity provider of the sign-in.
+    pub provider: String,
 }
 
 /// Where the logout endpoint sends the browser.
@@ -336,12 +338,19 @@ impl UserPools {
         };
         let usable = user.enabled
             && matches!(user.status, UserStatus::CONFIRMED | UserStatus::EXTERNAL_PROVIDER)
-            && user.tokens_valid_after_ms <= session.auth_time * 1000;
-        Ok(usable.then_some(SignedInUser { user, auth_time: session.auth_time }))
+            // Not ended by a global sign-out (or a reset) since it began.
+            && user.tokens_valid_after_ms <= session.expires_ms - UI_SESSION_SECONDS * 1000;
+        Ok(usable.then_some(SignedInUser { user, auth_time: session.auth_time, provider: session.provider }))
     }
 
     /// Starts a hosted-UI session; returns the cookie's value.
-    pub async fn start_ui_session(&self, pool: &UserPool, user: &User, auth_time: i64) -> Result<String> {
+    pub async fn start_ui_session(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        auth_time: i64,
+        provider: &str,
+    ) -> Result<String> {
         let id = secrets::random_string(43, secrets::ALNUM);
         self.store
             .insert_ui_session(&UiSession {
@@ -350,6 +359,7 @@ impl UserPools {
                 username_key: user.username_key.clone(),
                 auth_time,
                 expires_ms: self.now_ms() + UI_SESSION_SECONDS * 1000,
+                provider: provider.to_string(),
             })
             .await?;
         Ok(id)

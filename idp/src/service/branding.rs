@@ -99,6 +99,14 @@ impl UserPools {
                 if !valid_host(domain) {
                     return Err(IdpError::InvalidParameter(format!("{domain} is not a valid host name.")));
                 }
+                // Its first label would be served as that prefix domain.
+                if let Some((first, _)) = domain.split_once('.')
+                    && self.store.get_domain(first).await?.is_some_and(|d| d.custom_config.is_none())
+                {
+                    return Err(IdpError::InvalidParameter(format!(
+                        "{domain} begins with the prefix domain {first} of a user pool."
+                    )));
+                }
                 Some(Value::Object(c))
             }
             Some(Value::Null) | None => {
@@ -232,11 +240,13 @@ impl UserPools {
                 return Ok(pool.clone());
             }
         }
-        let mut found = self.store.get_domain(&host).await?.filter(|d| d.custom_config.is_some());
-        if found.is_none()
-            && let Some((first, _)) = host.split_once('.')
-        {
-            found = self.store.get_domain(first).await?.filter(|d| d.custom_config.is_none());
+        // A prefix domain first: a custom domain can never shadow one.
+        let mut found = match host.split_once('.') {
+            Some((first, _)) => self.store.get_domain(first).await?.filter(|d| d.custom_config.is_none()),
+            None => None,
+        };
+        if found.is_none() {
+            found = self.store.get_domain(&host).await?.filter(|d| d.custom_config.is_some());
         }
         let pool = found.map(|d| d.pool_id);
         let mut cache =

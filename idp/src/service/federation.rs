@@ -101,6 +101,8 @@ pub struct FederatedSignIn {
     pub authorization: Authorization,
     pub user: User,
     pub auth_time: i64,
+    /// The provider it went through.
+    pub provider: String,
 }
 
 fn https_or_loopback(url: &str) -> bool {
@@ -200,13 +202,6 @@ impl UserPools {
                 if method != "GET" && method != "POST" {
                     return Err(bad("attributes_request_method must be GET or POST.".into()));
                 }
-                for key in ["oidc_issuer", "authorize_url", "token_url", "attributes_url", "jwks_uri"] {
-                    if let Some(url) = d.get(key)
-                        && !https_or_loopback(url)
-                    {
-                        return Err(bad(format!("{key} must be an https URL (http only on loopback).")));
-                    }
-                }
                 if !d.get("authorize_scopes").is_some_and(|s| s.split(' ').any(|s| s == "openid")) {
                     return Err(bad("authorize_scopes of an OIDC provider must include openid.".into()));
                 }
@@ -231,17 +226,21 @@ impl UserPools {
             "Facebook" => {
                 need(&d, &["client_id", "client_secret", "authorize_scopes"])?;
                 let v = d.entry("api_version".into()).or_insert_with(|| "v17.0".into()).clone();
-                d.insert("authorize_url".into(), format!("https://www.facebook.com/{v}/dialog/oauth"));
-                d.insert("token_url".into(), format!("https://graph.facebook.com/{v}/oauth/access_token"));
-                d.insert("attributes_url".into(), format!("https://graph.facebook.com/{v}/me?fields="));
-                d.insert("attributes_url_add_attributes".into(), "true".into());
+                d.entry("authorize_url".into())
+                    .or_insert_with(|| format!("https://www.facebook.com/{v}/dialog/oauth"));
+                d.entry("token_url".into())
+                    .or_insert_with(|| format!("https://graph.facebook.com/{v}/oauth/access_token"));
+                d.entry("attributes_url".into())
+                    .or_insert_with(|| format!("https://graph.facebook.com/{v}/me?fields="));
+                d.entry("attributes_url_add_attributes".into()).or_insert_with(|| "true".into());
             }
             "LoginWithAmazon" => {
                 need(&d, &["client_id", "client_secret", "authorize_scopes"])?;
-                d.insert("authorize_url".into(), "https://www.amazon.com/ap/oa".into());
-                d.insert("token_url".into(), "https://api.amazon.com/auth/o2/token".into());
-                d.insert("attributes_url".into(), "https://api.amazon.com/user/profile".into());
-                d.insert("attributes_url_add_attributes".into(), "false".into());
+                d.entry("authorize_url".into()).or_insert_with(|| "https://www.amazon.com/ap/oa".into());
+                d.entry("token_url".into()).or_insert_with(|| "https://api.amazon.com/auth/o2/token".into());
+                d.entry("attributes_url".into())
+                    .or_insert_with(|| "https://api.amazon.com/user/profile".into());
+                d.entry("attributes_url_add_attributes".into()).or_insert_with(|| "false".into());
             }
             "SAML" => {
                 if d.contains_key("MetadataURL") == d.contains_key("MetadataFile") {
@@ -260,6 +259,13 @@ impl UserPools {
                     "1 validation error detected: Value '{other}' at 'providerType' failed to satisfy constraint: \
                      Member must satisfy enum value set: [SAML, Google, LoginWithAmazon, SignInWithApple, Facebook, OIDC]"
                 )));
+            }
+        }
+        for key in ["oidc_issuer", "authorize_url", "token_url", "attributes_url", "jwks_uri"] {
+            if let Some(url) = d.get(key)
+                && !https_or_loopback(url)
+            {
+                return Err(bad(format!("{key} must be an https URL (http only on loopback).")));
             }
         }
         Ok(d)
@@ -341,6 +347,11 @@ impl UserPools {
         }
         if !PROVIDER_TYPES.contains(&provider_type) {
             return Err(IdpError::InvalidParameter(format!("{provider_type} is not a provider type.")));
+        }
+        if self.provider_names(pool_id).await?.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return Err(IdpError::DuplicateProvider(format!(
+                "A provider with the name {name} already exists in this pool"
+            )));
         }
         let details = self.checked_details(provider_type, details)?;
         self.check_saml_metadata(provider_type, &details).await?;
@@ -464,6 +475,20 @@ impl UserPools {
         Err(IdpError::ResourceNotFound(format!("No identity provider has the identifier {identifier}.")))
     }
 
+    /// Refuses a native username that a provider's federated users could
+    /// take (`<Provider>_…`, in any case).
+    pub(super) async fn check_not_federated_name(&self, pool_id: &str, username: &str) -> Result<()> {
+        let lower = username.to_lowercase();
+        for name in self.provider_names(pool_id).await? {
+            if lower.starts_with(&format!("{}_", name.to_lowercase())) {
+                return Err(IdpError::InvalidParameter(format!(
+                    "Usernames beginning with {name}_ belong to the {name} identity provider."
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The names of a pool's providers (for app clients'
     /// SupportedIdentityProviders).
     pub(super) async fn provider_names(&self, pool_id: &str) -> Result<Vec<String>> {
@@ -531,19 +556,12 @@ impl UserPools {
         if provider.provider_type == "SAML" {
             return self.start_saml(auth, &provider).await;
         }
-        if !matches!(provider.provider_type.as_str(), "OIDC" | "Google") {
+        if !matches!(provider.provider_type.as_str(), "OIDC" | "Google" | "Facebook" | "LoginWithAmazon") {
             return Err(IdpError::UnsupportedIdentityProvider(format!(
                 "Sign-in through {} providers is not available yet.",
                 provider.provider_type
             )));
         }
-        let metadata = self.provider_metadata(&provider).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(provider.details.get("client_id").cloned().unwrap_or_default()),
-            provider.details.get("client_secret").map(|s| ClientSecret::new(s.clone())),
-        )
-        .set_redirect_uri(self.idp_response_url(&auth.pool.id)?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let binding = secrets::random_string(32, secrets::ALNUM);
         let nonce = Nonce::new_random();
@@ -559,22 +577,101 @@ impl UserPools {
         };
         let plain = serde_json::to_vec(&state).map_err(|e| IdpError::Internal(e.to_string()))?;
         let sealed = URL_SAFE_NO_PAD.encode(self.master_key.seal(&plain, STATE_AAD));
-        let mut request = client
+        let scopes: Vec<Scope> = provider
+            .details
+            .get("authorize_scopes")
+            .map(String::as_str)
+            .unwrap_or("openid")
+            .split([' ', ','])
+            .filter(|s| !s.is_empty() && *s != "openid")
+            .map(|s| Scope::new(s.to_string()))
+            .collect();
+        if matches!(provider.provider_type.as_str(), "Facebook" | "LoginWithAmazon") {
+            let client = self.oauth2_client(&provider, &auth.pool.id)?;
+            let (url, _) = client
+                .authorize_url(move || CsrfToken::new(sealed))
+                .add_scopes(scopes)
+                .set_pkce_challenge(challenge)
+                .url();
+            return Ok((url.to_string(), binding));
+        }
+        let metadata = self.provider_metadata(&provider).await?;
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(provider.details.get("client_id").cloned().unwrap_or_default()),
+            provider.details.get("client_secret").map(|s| ClientSecret::new(s.clone())),
+        )
+        .set_redirect_uri(self.idp_response_url(&auth.pool.id)?);
+        let (url, _, _) = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 move || CsrfToken::new(sealed),
                 move || nonce,
             )
-            .set_pkce_challenge(challenge);
-        for scope in
-            provider.details.get("authorize_scopes").map(String::as_str).unwrap_or("openid").split(' ')
-        {
-            if !scope.is_empty() && scope != "openid" {
-                request = request.add_scope(Scope::new(scope.to_string()));
-            }
-        }
-        let (url, _, _) = request.url();
+            .add_scopes(scopes)
+            .set_pkce_challenge(challenge)
+            .url();
         Ok((url.to_string(), binding))
+    }
+
+    /// A plain OAuth 2.0 client (Facebook, Login with Amazon): no ID token,
+    /// the user comes from the attributes endpoint.
+    fn oauth2_client(
+        &self,
+        provider: &IdentityProvider,
+        pool_id: &str,
+    ) -> Result<
+        oauth2::basic::BasicClient<
+            oauth2::EndpointSet,
+            oauth2::EndpointNotSet,
+            oauth2::EndpointNotSet,
+            oauth2::EndpointNotSet,
+            oauth2::EndpointSet,
+        >,
+    > {
+        let detail = |k: &str| provider.details.get(k).cloned().unwrap_or_default();
+        let bad = |e: oauth2::url::ParseError| IdpError::InvalidParameter(format!("provider endpoint: {e}"));
+        Ok(oauth2::basic::BasicClient::new(oauth2::ClientId::new(detail("client_id")))
+            .set_client_secret(oauth2::ClientSecret::new(detail("client_secret")))
+            .set_auth_uri(oauth2::AuthUrl::new(detail("authorize_url")).map_err(bad)?)
+            .set_token_uri(oauth2::TokenUrl::new(detail("token_url")).map_err(bad)?)
+            .set_auth_type(oauth2::AuthType::RequestBody)
+            .set_redirect_uri(
+                oauth2::RedirectUrl::new(format!("{}/oauth2/idpresponse", self.issuer(pool_id)))
+                    .map_err(bad)?,
+            ))
+    }
+
+    /// The claims of a plain OAuth 2.0 sign-in: the code exchanged, the
+    /// attributes endpoint read with the access token.
+    async fn oauth2_claims(
+        &self,
+        provider: &IdentityProvider,
+        pool_id: &str,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Map<String, Value>> {
+        use oauth2::TokenResponse as _;
+        let client = self.oauth2_client(provider, pool_id)?;
+        let tokens = client
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier.to_string()))
+            .request_async(&Http(&self.upstream_http))
+            .await
+            .map_err(|e| upstream(format!("the code exchange failed: {e}")))?;
+        let mut url = provider.details.get("attributes_url").cloned().unwrap_or_default();
+        if provider.details.get("attributes_url_add_attributes").map(String::as_str) == Some("true") {
+            // Facebook names the fields it should return.
+            let mut fields: Vec<&str> = provider.attribute_mapping.values().map(String::as_str).collect();
+            fields.sort_unstable();
+            fields.dedup();
+            url.push_str(&fields.join(","));
+        }
+        let info = self
+            .upstream_user_info(provider, Some(url), tokens.access_token().secret())
+            .await?
+            .ok_or_else(|| upstream("the attributes endpoint returned no object".into()))?;
+        Ok(info)
     }
 
     fn idp_response_url(&self, pool_id: &str) -> Result<RedirectUrl> {
@@ -632,7 +729,19 @@ impl UserPools {
             .check_authorize(pool_id, &state.params)
             .await
             .map_err(|_| refused("The application's sign-in request is no longer valid."))?;
+        if !super::authorize::client_providers(&authorization.client).contains(&state.provider) {
+            return Err(refused("The application does not allow this identity provider."));
+        }
         let provider = self.describe_identity_provider(pool_id, &state.provider).await?;
+        if matches!(provider.provider_type.as_str(), "Facebook" | "LoginWithAmazon") {
+            let claims = self.oauth2_claims(&provider, pool_id, code, &state.verifier).await?;
+            let (user, _) = self.federated_user(&authorization.pool, &provider, &claims).await?;
+            if !user.enabled {
+                return Err(IdpError::NotAuthorized("User is disabled.".into()));
+            }
+            let auth_time = self.now_ms() / 1000;
+            return Ok(FederatedSignIn { authorization, user, auth_time, provider: provider.name.clone() });
+        }
         let metadata = self.provider_metadata(&provider).await?;
         let advertised: Vec<CoreJwsSigningAlgorithm> = metadata
             .id_token_signing_alg_values_supported()
@@ -678,17 +787,16 @@ impl UserPools {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
         let auth_time = self.now_ms() / 1000;
-        Ok(FederatedSignIn { authorization, user, auth_time })
+        Ok(FederatedSignIn { authorization, user, auth_time, provider: provider.name.clone() })
     }
 
     /// The provider's userInfo claims, when it has a userInfo endpoint.
     async fn upstream_user_info(
         &self,
         provider: &IdentityProvider,
-        discovered: Option<String>,
+        url: Option<String>,
         access_token: &str,
     ) -> Result<Option<Map<String, Value>>> {
-        let url = provider.details.get("attributes_url").cloned().or(discovered);
         let Some(url) = url else { return Ok(None) };
         let request = if provider.details.get("attributes_request_method").map(String::as_str) == Some("POST")
         {
@@ -759,6 +867,18 @@ impl UserPools {
         let now = self.now_ms();
         match self.store.get_user(&pool.id, &key).await? {
             Some(mut user) => {
+                // Only the federated user of this very identity: a native
+                // user who picked the name `<Provider>_<subject>` must never
+                // be signed in by the provider.
+                let ours = user.status == UserStatus::EXTERNAL_PROVIDER
+                    && has_identity(&user, &provider.name, &subject);
+                if !ours {
+                    tracing::warn!(target: "audit", pool = %pool.id, provider = %provider.name,
+                        "a federated sign-in met a user of the same name that is not that identity");
+                    return Err(IdpError::NotAuthorized(
+                        "The identity provider's user cannot be signed in here; ask an administrator.".into(),
+                    ));
+                }
                 user.attributes.extend(attributes);
                 add_identity(&mut user, &identity);
                 user.updated_ms = now;
@@ -871,6 +991,14 @@ impl UserPools {
         }
         Ok(())
     }
+}
+
+/// Whether the user carries this provider identity.
+fn has_identity(user: &User, provider: &str, subject: &str) -> bool {
+    user.attributes
+        .get("identities")
+        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+        .is_some_and(|list| list.iter().any(|v| v["providerName"] == provider && v["userId"] == subject))
 }
 
 /// Adds (or refreshes) one identity in the user's `identities` attribute.

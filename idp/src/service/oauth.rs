@@ -199,7 +199,7 @@ impl UserPools {
         let now = self.now_ms();
         let spent = match self
             .store
-            .spend_code(&authorize::hash(code), now)
+            .spend_code(&authorize::hash(code), &client.client_id, now)
             .await
             .map_err(|e| server_error(e.into()))?
         {
@@ -237,7 +237,15 @@ impl UserPools {
             .get_user(&pool.id, &spent.username_key)
             .await
             .map_err(|e| server_error(e.into()))?
-            .filter(|u| u.enabled)
+            // A sign-out or password reset since the sign-in voids its code.
+            .filter(|u| {
+                u.enabled
+                    && u.tokens_valid_after_ms <= spent.expires_ms - authorize::CODE_LIFE_MS
+                    && matches!(
+                        u.status,
+                        crate::model::UserStatus::CONFIRMED | crate::model::UserStatus::EXTERNAL_PROVIDER
+                    )
+            })
             .ok_or_else(invalid)?;
         let issue = OAuthIssue {
             scopes: spent.grant.scopes.clone(),

@@ -82,6 +82,11 @@ impl UserPools {
         if !user.enabled {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
+        if user.status == crate::model::UserStatus::EXTERNAL_PROVIDER {
+            return Err(IdpError::NotAuthorized(
+                "A user of an external identity provider has no password here.".into(),
+            ));
+        }
         self.send_recovery_code(&pool, &user).await
     }
 

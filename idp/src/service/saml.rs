@@ -269,7 +269,11 @@ impl UserPools {
             }
             None => {
                 // IdP-initiated: the RelayState, if any, is the client's
-                // authorization request as a query string.
+                // authorization request as a query string. Anything else
+                // (a state of ours that does not open) is refused.
+                if relay.is_some_and(|r| !r.contains("client_id=")) {
+                    return Err(refused("The RelayState is not one this server made."));
+                }
                 let params: BTreeMap<String, String> = relay
                     .map(|r| form_urlencoded::parse(r.as_bytes()).into_owned().collect())
                     .unwrap_or_default();
@@ -292,7 +296,12 @@ impl UserPools {
         if idp_initiated && provider.details.get("IDPInit").map(String::as_str) != Some("true") {
             return Err(refused("This identity provider may not start sign-ins (IDPInit is off)."));
         }
-        single_assertion(response)?;
+        let answers = single_assertion(response)?;
+        if idp_initiated && answers {
+            // An answer to some request, posted without that request's
+            // state: a response taken from another sign-in.
+            return Err(refused("A response to a request cannot be used unsolicited."));
+        }
         let metadata = self.saml_metadata(&provider).await?;
         let sp = self.service_provider(pool_id, metadata, idp_initiated);
         let ids: Vec<&str> = request_id.iter().map(String::as_str).collect();
@@ -303,11 +312,20 @@ impl UserPools {
                     "a SAML response was refused");
                 refused("The identity provider's response did not verify.")
             })?;
-        // One use per assertion, on every instance.
-        let expires = self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
+        if assertion.issue_instant > chrono::Utc::now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
+            return Err(refused("The assertion is issued in the future."));
+        }
+        // One use per assertion, on every instance, for as long as samael
+        // would take it (issued at most 5 min ago, give or take the skew).
+        let expires =
+            self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
         if !self
             .store
-            .consume_session(&format!("saml:{}:{}", provider.name, assertion.id), expires, self.now_ms())
+            .consume_session(
+                &format!("saml:{pool_id}:{}:{}", provider.name, assertion.id),
+                expires,
+                self.now_ms(),
+            )
             .await?
         {
             tracing::warn!(target: "audit", pool = %pool_id, provider = %provider.name, "a SAML assertion was replayed");
@@ -341,7 +359,12 @@ impl UserPools {
         if !user.enabled {
             return Err(IdpError::NotAuthorized("User is disabled.".into()));
         }
-        Ok(FederatedSignIn { authorization, user, auth_time: self.now_ms() / 1000 })
+        Ok(FederatedSignIn {
+            authorization,
+            user,
+            auth_time: self.now_ms() / 1000,
+            provider: provider.name.clone(),
+        })
     }
 }
 
@@ -369,7 +392,11 @@ impl UserPools {
             tracing::warn!(target: "audit", issuer = %issuer, error = %e, "a SAML login was refused");
             refused("The SAML response did not verify.")
         })?;
-        let expires = self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
+        if assertion.issue_instant > chrono::Utc::now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
+            return Err(refused("The assertion is issued in the future."));
+        }
+        let expires =
+            self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
         if !self
             .store
             .consume_session(&format!("aws-saml:{issuer}:{}", assertion.id), expires, self.now_ms())
@@ -403,7 +430,8 @@ impl UserPools {
 /// A Response must hold exactly one assertion (plain or encrypted), as a
 /// direct child: anything else is a document shaped to confuse (signature
 /// wrapping), even where the signature check would find the genuine part.
-fn single_assertion(encoded: &str) -> Result<()> {
+/// Returns whether the document answers a request (carries InResponseTo).
+fn single_assertion(encoded: &str) -> Result<bool> {
     use base64::engine::general_purpose::STANDARD;
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
@@ -414,12 +442,15 @@ fn single_assertion(encoded: &str) -> Result<()> {
         .map_err(|_| refused("The SAMLResponse is not base64."))?;
     let xml = std::str::from_utf8(&bytes).map_err(|_| refused("The SAMLResponse is not UTF-8."))?;
     let mut reader = quick_xml::NsReader::from_str(xml);
-    let (mut depth, mut assertions, mut root_is_response) = (0usize, 0usize, false);
+    let (mut depth, mut assertions, mut root_is_response, mut answers) = (0usize, 0usize, false, false);
     loop {
         let (ns, event) =
             reader.read_resolved_event().map_err(|_| refused("The SAMLResponse is not well-formed XML."))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
+                if e.attributes().flatten().any(|a| a.key.local_name().as_ref() == b"InResponseTo") {
+                    answers = true;
+                }
                 let local = e.local_name();
                 let in_ns = |want: &[u8]| matches!(ns, ResolveResult::Bound(n) if n.as_ref() == want);
                 if depth == 0 {
@@ -437,6 +468,15 @@ fn single_assertion(encoded: &str) -> Result<()> {
             }
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::DocType(_) => return Err(refused("A SAMLResponse may not carry a document type.")),
+            Event::PI(_) => return Err(refused("A SAMLResponse may not carry processing instructions.")),
+            // quick-xml reads UTF-8 only; a document declaring another
+            // encoding would be read differently by libxml2.
+            Event::Decl(ref d) => {
+                let encoding = d.encoding().transpose().ok().flatten();
+                if encoding.is_some_and(|e| !e.as_ref().eq_ignore_ascii_case(b"utf-8")) {
+                    return Err(refused("A SAMLResponse must be UTF-8."));
+                }
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -444,5 +484,5 @@ fn single_assertion(encoded: &str) -> Result<()> {
     if !root_is_response || assertions != 1 {
         return Err(refused("The SAMLResponse must be one Response holding one assertion."));
     }
-    Ok(())
+    Ok(answers)
 }

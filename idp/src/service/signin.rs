@@ -270,7 +270,9 @@ impl UserPools {
             return Err(IdpError::NotAuthorized("Password attempts exceeded".into()));
         }
         self.pre_authentication(pool, client, &user).await?;
-        let Some(stored) = user.password_hash.as_deref() else {
+        // Federated users sign in at their provider, never with a password.
+        let stored = user.password_hash.as_deref().filter(|_| user.status != UserStatus::EXTERNAL_PROVIDER);
+        let Some(stored) = stored else {
             self.hasher.verify_decoy(password).await?;
             // Imported without a password: the only way in is a reset.
             if user.status == UserStatus::RESET_REQUIRED {

@@ -54,6 +54,7 @@ impl UserPools {
             .as_deref()
             .ok_or_else(|| IdpError::InvalidParameter("A password is required to sign up.".into()))?;
         check_username(&req.username)?;
+        self.check_not_federated_name(&pool.id, &req.username).await?;
         let mut attributes = check_attributes(&pool, &req.attributes, Writer::Client(&client))?;
         let sub = uuid::Uuid::new_v4().to_string();
 

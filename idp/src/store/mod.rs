@@ -266,7 +266,10 @@ pub trait OAuthStore: Send + Sync {
     /// Spends a code atomically: [`CodeUse::Fresh`] for the one caller
     /// that got it first (and only before it expires), [`CodeUse::Replayed`]
     /// for any later presentation.
-    async fn spend_code(&self, code_hash: &[u8], now_ms: i64) -> Result<CodeUse, StoreError>;
+    /// Only `client_id` can spend its codes: another client's presentation
+    /// neither spends nor replays it.
+    async fn spend_code(&self, code_hash: &[u8], client_id: &str, now_ms: i64)
+    -> Result<CodeUse, StoreError>;
     /// Marks a code as presented again (before its sign-in is revoked).
     async fn mark_replayed(&self, code_hash: &[u8], now_ms: i64) -> Result<(), StoreError>;
     /// Whether a code was presented again since it was spent.

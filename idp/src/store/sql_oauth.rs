@@ -4,7 +4,7 @@
 pub(super) const INSERT_CODE: &str = "INSERT INTO oauth_codes (code_hash, pool_id, client_id, username_key, \
      origin_jti, grant_data, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)";
 pub(super) const SPEND_CODE: &str = "UPDATE oauth_codes SET used_at = $2 \
-     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+     WHERE code_hash = $1 AND client_id = $3 AND used_at IS NULL AND expires_at > $2 \
      RETURNING code_hash, pool_id, client_id, username_key, origin_jti, grant_data, expires_at, used_at";
 pub(super) const SELECT_CODE: &str = "SELECT code_hash, pool_id, client_id, username_key, origin_jti, grant_data, \
      expires_at, used_at FROM oauth_codes WHERE code_hash = $1";
@@ -15,8 +15,8 @@ pub(super) const REVOKE_ORIGIN: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE origin_jti = $1 AND revoked_at IS NULL";
 
 pub(super) const INSERT_UI_SESSION: &str = "INSERT INTO ui_sessions (id_hash, pool_id, username_key, auth_time, \
-     expires_at) VALUES ($1, $2, $3, $4, $5)";
-pub(super) const SELECT_UI_SESSION: &str = "SELECT id_hash, pool_id, username_key, auth_time, expires_at \
+     expires_at, provider) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(super) const SELECT_UI_SESSION: &str = "SELECT id_hash, pool_id, username_key, auth_time, expires_at, provider \
      FROM ui_sessions WHERE id_hash = $1";
 pub(super) const DELETE_UI_SESSION: &str = "DELETE FROM ui_sessions WHERE id_hash = $1";
 pub(super) const PRUNE_UI_SESSIONS: &str = "DELETE FROM ui_sessions WHERE expires_at < $1";
@@ -64,6 +64,7 @@ macro_rules! oauth_store {
                 username_key: row.try_get("username_key")?,
                 auth_time: row.try_get("auth_time")?,
                 expires_ms: row.try_get("expires_at")?,
+                provider: row.try_get("provider")?,
             })
         }
 
@@ -95,6 +96,10 @@ macro_rules! oauth_store {
         #[async_trait]
         impl OAuthStore for $store {
             async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+                // Codes live five minutes; expired ones go now and then.
+                if code.expires_ms % 32 == 0 {
+                    sqlx::query(PRUNE_CODES).bind(code.expires_ms - 3_600_000).execute(&self.pool).await?;
+                }
                 let grant = serde_json::to_string(&code.grant)
                     .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
                 sqlx::query(INSERT_CODE)
@@ -111,19 +116,26 @@ macro_rules! oauth_store {
                 Ok(())
             }
 
-            async fn spend_code(&self, code_hash: &[u8], now_ms: i64) -> Result<CodeUse, StoreError> {
-                let spent =
-                    sqlx::query(SPEND_CODE).bind(code_hash).bind(now_ms).fetch_optional(&self.pool).await?;
+            async fn spend_code(
+                &self,
+                code_hash: &[u8],
+                client_id: &str,
+                now_ms: i64,
+            ) -> Result<CodeUse, StoreError> {
+                let spent = sqlx::query(SPEND_CODE)
+                    .bind(code_hash)
+                    .bind(now_ms)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 if let Some(row) = spent {
                     return Ok(CodeUse::Fresh(authz_code_from_row(&row)?));
                 }
-                // Codes live five minutes; expired ones go now and then.
-                if now_ms % 32 == 0 {
-                    sqlx::query(PRUNE_CODES).bind(now_ms - 3_600_000).execute(&self.pool).await?;
-                }
                 let row = sqlx::query(SELECT_CODE).bind(code_hash).fetch_optional(&self.pool).await?;
                 Ok(match row.as_ref().map(authz_code_from_row).transpose()? {
-                    Some(code) if code.used_ms.is_some() => CodeUse::Replayed(code),
+                    Some(code) if code.used_ms.is_some() && code.client_id == client_id => {
+                        CodeUse::Replayed(code)
+                    }
                     _ => CodeUse::Unknown,
                 })
             }
@@ -154,6 +166,7 @@ macro_rules! oauth_store {
                     .bind(&s.username_key)
                     .bind(s.auth_time)
                     .bind(s.expires_ms)
+                    .bind(&s.provider)
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_or)?;
