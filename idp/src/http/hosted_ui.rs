@@ -108,7 +108,7 @@ pub fn router(ui: Arc<HostedUi>) -> Router {
         .route("/{pool_id}/.well-known/openid-configuration", get(discovery))
         .route("/{pool_id}/oauth2/authorize", get(authorize))
         .route("/{pool_id}/oauth2/userInfo", get(user_info).post(user_info))
-        .route("/{pool_id}/oauth2/idpresponse", get(idp_response))
+        .route("/{pool_id}/oauth2/idpresponse", get(idp_response).post(idp_response_post))
         .route("/{pool_id}/saml2/idpresponse", axum::routing::post(saml_response))
         .route("/{pool_id}/saml2/metadata", get(saml_metadata))
         .route("/{pool_id}/logout", get(logout))
@@ -922,6 +922,17 @@ async fn idp_response(
         Err(e) => return ui.error_page(&reply, StatusCode::BAD_REQUEST, &user_message(&e)),
     };
     ui.federated(reply, done).await
+}
+
+/// `oauth2/idpresponse` by `response_mode=form_post` (Sign in with Apple).
+async fn idp_response_post(
+    state: State<Arc<HostedUi>>,
+    path: Path<String>,
+    domain: Option<axum::Extension<DomainBase>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    idp_response(state, path, domain, Query(form(&body)), headers).await
 }
 
 /// `saml2/idpresponse`: the assertion consumer (HTTP-POST binding).

@@ -219,7 +219,16 @@ impl UserPools {
             }
             "SignInWithApple" => {
                 need(&d, &["client_id", "team_id", "key_id", "private_key", "authorize_scopes"])?;
-                d.insert("oidc_issuer".into(), "https://appleid.apple.com".into());
+                if jsonwebtoken::EncodingKey::from_ec_pem(
+                    d.get("private_key").map(String::as_bytes).unwrap_or_default(),
+                )
+                .is_err()
+                {
+                    return Err(bad(
+                        "private_key must be the PEM of an EC P-256 key (Apple's .p8 file).".into()
+                    ));
+                }
+                d.entry("oidc_issuer".into()).or_insert_with(|| "https://appleid.apple.com".into());
                 d.insert("authorize_url".into(), "https://appleid.apple.com/auth/authorize".into());
                 d.insert("token_url".into(), "https://appleid.apple.com/auth/token".into());
             }
@@ -556,7 +565,10 @@ impl UserPools {
         if provider.provider_type == "SAML" {
             return self.start_saml(auth, &provider).await;
         }
-        if !matches!(provider.provider_type.as_str(), "OIDC" | "Google" | "Facebook" | "LoginWithAmazon") {
+        if !matches!(
+            provider.provider_type.as_str(),
+            "OIDC" | "Google" | "Facebook" | "LoginWithAmazon" | "SignInWithApple"
+        ) {
             return Err(IdpError::UnsupportedIdentityProvider(format!(
                 "Sign-in through {} providers is not available yet.",
                 provider.provider_type
@@ -599,19 +611,49 @@ impl UserPools {
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.details.get("client_id").cloned().unwrap_or_default()),
-            provider.details.get("client_secret").map(|s| ClientSecret::new(s.clone())),
+            self.client_secret_for(&provider)?,
         )
         .set_redirect_uri(self.idp_response_url(&auth.pool.id)?);
-        let (url, _, _) = client
+        // Apple answers requests for name or email by a form POST.
+        let form_post = provider.provider_type == "SignInWithApple"
+            && scopes.iter().any(|s| s.as_str() == "name" || s.as_str() == "email");
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 move || CsrfToken::new(sealed),
                 move || nonce,
             )
             .add_scopes(scopes)
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if form_post {
+            request = request.add_extra_param("response_mode", "form_post");
+        }
+        let (url, _, _) = request.url();
         Ok((url.to_string(), binding))
+    }
+
+    /// The client secret for the token endpoint: as configured, or for Sign
+    /// in with Apple a short-lived ES256 JWT signed with the team's key.
+    fn client_secret_for(&self, provider: &IdentityProvider) -> Result<Option<ClientSecret>> {
+        if provider.provider_type != "SignInWithApple" {
+            return Ok(provider.details.get("client_secret").map(|s| ClientSecret::new(s.clone())));
+        }
+        let detail = |k: &str| provider.details.get(k).cloned().unwrap_or_default();
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(detail("private_key").as_bytes())
+            .map_err(|e| IdpError::InvalidParameter(format!("Sign in with Apple private_key: {e}")))?;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(detail("key_id"));
+        let now = self.now_ms() / 1000;
+        let claims = json!({
+            "iss": detail("team_id"),
+            "iat": now,
+            "exp": now + 300,
+            "aud": detail("oidc_issuer"),
+            "sub": detail("client_id"),
+        });
+        let secret = jsonwebtoken::encode(&header, &claims, &key)
+            .map_err(|e| IdpError::Internal(format!("Sign in with Apple client secret: {e}")))?;
+        Ok(Some(ClientSecret::new(secret)))
     }
 
     /// A plain OAuth 2.0 client (Facebook, Login with Amazon): no ID token,
@@ -752,7 +794,7 @@ impl UserPools {
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.details.get("client_id").cloned().unwrap_or_default()),
-            provider.details.get("client_secret").map(|s| ClientSecret::new(s.clone())),
+            self.client_secret_for(&provider)?,
         )
         .set_redirect_uri(self.idp_response_url(pool_id)?);
         let http = Http(&self.upstream_http);
@@ -781,6 +823,24 @@ impl UserPools {
             && info.get("sub") == claims.get("sub")
         {
             claims.extend(info);
+        }
+        // Apple sends the user's name once, beside the code, not as claims.
+        if provider.provider_type == "SignInWithApple"
+            && let Some(Value::Object(user)) = query.get("user").and_then(|u| serde_json::from_str(u).ok())
+            && let Some(Value::Object(name)) = user.get("name")
+        {
+            let part = |k: &str| name.get(k).and_then(Value::as_str).map(str::to_string);
+            let (given, family) = (part("firstName"), part("lastName"));
+            if let Some(g) = &given {
+                claims.entry("given_name".to_string()).or_insert_with(|| json!(g));
+            }
+            if let Some(f) = &family {
+                claims.entry("family_name".to_string()).or_insert_with(|| json!(f));
+            }
+            let full: Vec<String> = [given, family].into_iter().flatten().collect();
+            if !full.is_empty() {
+                claims.entry("name".to_string()).or_insert_with(|| json!(full.join(" ")));
+            }
         }
         let (user, _) = self.federated_user(&authorization.pool, &provider, &claims).await?;
         if !user.enabled {
