@@ -195,6 +195,16 @@ class FakeOidc:
             return jwt.encode(claims, self.other_key, algorithm="RS256", headers={"kid": self.kid})
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
+    # ------------------------------------------------- client authentication
+
+    invalid_client_status = 401
+
+    def client_ok(self, client_id: str | None, secret: str | None, method: str | None) -> bool:
+        """Whether the token request's client authentication holds (a subclass
+        may check another kind of secret, e.g. a signed JWT)."""
+        return client_id == self.client_id and secret is not None and \
+            hmac.compare_digest(secret.encode(), self.client_secret.encode())
+
     # -------------------------------------------------------------- routing
 
     def _dispatch(self, h: BaseHTTPRequestHandler, method: str) -> None:
@@ -250,8 +260,9 @@ class FakeOidc:
 
     def _token(self, h, form: dict, auth: str) -> None:
         # client_secret_basic (or client_secret_post)
-        client_id = secret = None
+        client_id = secret = method = None
         if auth.lower().startswith("basic "):
+            method = "client_secret_basic"
             try:
                 from urllib.parse import unquote
                 decoded = base64.b64decode(auth.split(" ", 1)[1]).decode()
@@ -260,10 +271,10 @@ class FakeOidc:
             except Exception:  # noqa: BLE001
                 pass
         elif "client_secret" in form:
+            method = "client_secret_post"
             client_id, secret = form.get("client_id"), form.get("client_secret")
-        if client_id != self.client_id or secret is None or \
-                not hmac.compare_digest(secret.encode(), self.client_secret.encode()):
-            return self._json(h, 401, {"error": "invalid_client"})
+        if not self.client_ok(client_id, secret, method):
+            return self._json(h, self.invalid_client_status, {"error": "invalid_client"})
         if form.get("grant_type") != "authorization_code":
             return self._json(h, 400, {"error": "unsupported_grant_type"})
         with self._lock:

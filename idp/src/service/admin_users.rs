@@ -262,6 +262,7 @@ impl UserPools {
             .find_user(&pool, username)
             .await?
             .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        no_password_for_federated(&user)?;
         super::passwords::check_policy(&self.password_policy(&pool), password)?;
         self.set_password(&pool, &mut user, password).await?;
         user.password_set_ms = self.now_ms();
@@ -280,6 +281,7 @@ impl UserPools {
             .find_user(&pool, username)
             .await?
             .ok_or_else(|| IdpError::UserNotFound("User does not exist.".into()))?;
+        no_password_for_federated(&user)?;
         self.send_recovery_code(&pool, &user).await?;
         user.status = UserStatus::RESET_REQUIRED;
         user.updated_ms = self.now_ms();
@@ -367,4 +369,15 @@ fn generate_password(policy: &PasswordPolicy) -> String {
     p.push_str(&secrets::random_string(1, b"23456789"));
     p.push_str(&secrets::random_string(1, b"!#%+-=?@^_"));
     p
+}
+
+/// A user of an external identity provider signs in there: it never gets a
+/// password here (which would outlive its deprovisioning at the provider).
+pub(super) fn no_password_for_federated(user: &User) -> Result<()> {
+    if user.status == UserStatus::EXTERNAL_PROVIDER {
+        return Err(IdpError::InvalidParameter(
+            "A user of an external identity provider cannot have a password.".into(),
+        ));
+    }
+    Ok(())
 }

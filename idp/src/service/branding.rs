@@ -121,6 +121,12 @@ impl UserPools {
                         "Domain cannot contain reserved word: aws, amazon or cognito.".into(),
                     ));
                 }
+                // Its host names would take over that custom domain.
+                if self.store.custom_domain_under(domain).await? {
+                    return Err(IdpError::InvalidParameter(format!(
+                        "A custom domain of a user pool begins with {domain}."
+                    )));
+                }
                 None
             }
             Some(_) => {

@@ -219,11 +219,17 @@ impl UserPools {
             }
             "SignInWithApple" => {
                 need(&d, &["client_id", "team_id", "key_id", "private_key", "authorize_scopes"])?;
-                if jsonwebtoken::EncodingKey::from_ec_pem(
+                // A key that cannot sign ES256 (not EC, or not P-256) is refused
+                // now rather than at the first sign-in.
+                let signs = jsonwebtoken::EncodingKey::from_ec_pem(
                     d.get("private_key").map(String::as_bytes).unwrap_or_default(),
                 )
-                .is_err()
-                {
+                .ok()
+                .and_then(|key| {
+                    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+                    jsonwebtoken::encode(&header, &json!({}), &key).ok()
+                });
+                if signs.is_none() {
                     return Err(bad(
                         "private_key must be the PEM of an EC P-256 key (Apple's .p8 file).".into()
                     ));
@@ -791,12 +797,23 @@ impl UserPools {
             .filter(|a| ALLOWED_ALGS.contains(a))
             .cloned()
             .collect();
+        // Client authentication as the provider advertises it: Basic unless
+        // it offers only client_secret_post (Apple does).
+        let post_only = metadata.token_endpoint_auth_methods_supported().is_some_and(|methods| {
+            use openidconnect::core::CoreClientAuthMethod as M;
+            !methods.contains(&M::ClientSecretBasic) && methods.contains(&M::ClientSecretPost)
+        });
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.details.get("client_id").cloned().unwrap_or_default()),
             self.client_secret_for(&provider)?,
         )
-        .set_redirect_uri(self.idp_response_url(pool_id)?);
+        .set_redirect_uri(self.idp_response_url(pool_id)?)
+        .set_auth_type(if post_only {
+            openidconnect::AuthType::RequestBody
+        } else {
+            openidconnect::AuthType::BasicAuth
+        });
         let http = Http(&self.upstream_http);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.clone()))

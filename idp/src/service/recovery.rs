@@ -107,6 +107,7 @@ impl UserPools {
                 IdpError::UserNotFound("Username/client id combination not found.".into())
             });
         };
+        super::admin_users::no_password_for_federated(&user)?;
         super::passwords::check_policy(&self.password_policy(&pool), password)?;
         self.check_code(&user, CodePurpose::ForgotPassword, code).await?;
         let now = self.now_ms();

@@ -284,6 +284,8 @@ pub trait OAuthStore: Send + Sync {
     async fn update_domain(&self, domain: &PoolDomain) -> Result<bool, StoreError>;
     async fn get_domain(&self, domain: &str) -> Result<Option<PoolDomain>, StoreError>;
     async fn pool_domains(&self, pool_id: &str) -> Result<Vec<PoolDomain>, StoreError>;
+    /// Whether a custom domain's first label is `prefix`.
+    async fn custom_domain_under(&self, prefix: &str) -> Result<bool, StoreError>;
     async fn delete_domain(&self, domain: &str, pool_id: &str) -> Result<bool, StoreError>;
     /// Creates or replaces.
     async fn put_ui_customization(&self, ui: &UiCustomization) -> Result<(), StoreError>;

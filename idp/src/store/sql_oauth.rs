@@ -29,6 +29,8 @@ pub(super) const SELECT_DOMAIN: &str = "SELECT domain, pool_id, custom_config, l
      FROM user_pool_domains WHERE domain = $1";
 pub(super) const POOL_DOMAINS: &str = "SELECT domain, pool_id, custom_config, login_version, created_at \
      FROM user_pool_domains WHERE pool_id = $1 ORDER BY domain";
+pub(super) const CUSTOM_UNDER_PREFIX: &str = "SELECT domain FROM user_pool_domains \
+     WHERE domain LIKE $1 AND custom_config IS NOT NULL LIMIT 1";
 pub(super) const DELETE_DOMAIN: &str = "DELETE FROM user_pool_domains WHERE domain = $1 AND pool_id = $2";
 
 pub(super) const PUT_UI: &str = "INSERT INTO ui_customizations (pool_id, client_id, css, image, created_at, \
@@ -212,6 +214,15 @@ macro_rules! oauth_store {
             async fn get_domain(&self, domain: &str) -> Result<Option<PoolDomain>, StoreError> {
                 let row = sqlx::query(SELECT_DOMAIN).bind(domain).fetch_optional(&self.pool).await?;
                 Ok(row.as_ref().map(domain_from_row).transpose()?)
+            }
+
+            async fn custom_domain_under(&self, prefix: &str) -> Result<bool, StoreError> {
+                // Prefixes are [a-z0-9-]: nothing in them is a LIKE wildcard.
+                let row: Option<(String,)> = sqlx::query_as(CUSTOM_UNDER_PREFIX)
+                    .bind(format!("{prefix}.%"))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
             }
 
             async fn pool_domains(&self, pool_id: &str) -> Result<Vec<PoolDomain>, StoreError> {
