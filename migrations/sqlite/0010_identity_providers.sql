@@ -41,3 +41,12 @@ CREATE TABLE iam_saml_providers (
 -- The provider a hosted-UI sign-in went through: single sign-on serves it
 -- only to clients that allow that provider.
 ALTER TABLE ui_sessions ADD COLUMN provider TEXT NOT NULL DEFAULT 'COGNITO';
+
+-- Each pool's SAML encryption key pair (IdPs encrypt assertions to its
+-- certificate, published in the SP metadata); the private key sealed.
+CREATE TABLE saml_sp_keys (
+    pool_id    TEXT PRIMARY KEY REFERENCES user_pools (id) ON DELETE CASCADE,
+    key_sealed BLOB NOT NULL,
+    cert_der   BLOB NOT NULL,
+    created_at BIGINT NOT NULL
+);

@@ -111,7 +111,15 @@ pub async fn call_signed(pools: &UserPools, operation: &str, body: &[u8]) -> Res
         "DescribeIdentityProvider" => {
             let r: ProviderInput = decode(body)?;
             let p = pools.describe_identity_provider(&r.user_pool_id, &r.provider_name).await?;
-            Ok(json!({ "IdentityProvider": provider_type(&p) }))
+            let mut out = provider_type(&p);
+            // The certificate a SAML IdP encrypts assertions to.
+            if p.provider_type == "SAML"
+                && p.details.get("EncryptedResponses").map(String::as_str) == Some("true")
+            {
+                let cert = pools.saml_encryption_certificate(&r.user_pool_id).await?;
+                out["ProviderDetails"]["ActiveEncryptionCertificate"] = json!(cert);
+            }
+            Ok(json!({ "IdentityProvider": out }))
         }
         "UpdateIdentityProvider" => {
             let r: ProviderInput = decode(body)?;

@@ -102,7 +102,68 @@ pub fn checked_metadata(xml: &str) -> Result<EntityDescriptor> {
     }
 }
 
+/// A new RSA-2048 key and a self-signed certificate naming the SP (ten
+/// years; IdPs only encrypt to it, trust comes from the metadata exchange).
+fn new_sp_key(pool_id: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509, X509NameBuilder};
+    let key = PKey::from_rsa(Rsa::generate(2048)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", &sp_entity_id(pool_id))?;
+    let name = name.build();
+    let mut serial = BigNum::new()?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    let mut cert = X509::builder()?;
+    cert.set_version(2)?;
+    let serial = serial.to_asn1_integer()?;
+    cert.set_serial_number(&serial)?;
+    cert.set_subject_name(&name)?;
+    cert.set_issuer_name(&name)?;
+    cert.set_pubkey(&key)?;
+    let (from, until) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(3650)?);
+    cert.set_not_before(&from)?;
+    cert.set_not_after(&until)?;
+    cert.sign(&key, MessageDigest::sha256())?;
+    Ok((key.private_key_to_der()?, cert.build().to_der()?))
+}
+
 impl UserPools {
+    /// The pool's SAML encryption key and certificate (DER), made on first
+    /// use and shared by every instance.
+    async fn sp_key(&self, pool_id: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+        let aad = format!("saml-sp-key:{pool_id}");
+        if let Some((sealed, cert)) = self.store.get_sp_key(pool_id).await? {
+            let der = self
+                .master_key
+                .open(&sealed, aad.as_bytes())
+                .map_err(|_| IdpError::Internal("the SAML SP key does not open".into()))?;
+            return Ok((der, cert));
+        }
+        let id = pool_id.to_string();
+        let (der, cert) = tokio::task::spawn_blocking(move || new_sp_key(&id))
+            .await
+            .map_err(|e| IdpError::Internal(format!("SP key task: {e}")))?
+            .map_err(|e| IdpError::Internal(format!("SP key: {e}")))?;
+        let sealed = self.master_key.seal(&der, aad.as_bytes());
+        match self.store.insert_sp_key(pool_id, &sealed, &cert, self.now_ms()).await {
+            Ok(()) => Ok((der, cert)),
+            Err(crate::store::StoreError::Conflict) => Box::pin(self.sp_key(pool_id)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The certificate IdPs encrypt assertions to (base64 DER), as
+    /// DescribeIdentityProvider's `ActiveEncryptionCertificate`.
+    pub async fn saml_encryption_certificate(&self, pool_id: &str) -> Result<String> {
+        use base64::engine::general_purpose::STANDARD;
+        let (_, cert) = self.sp_key(pool_id).await?;
+        Ok(STANDARD.encode(cert))
+    }
+
     fn acs_url(&self, pool_id: &str) -> String {
         format!("{}/saml2/idpresponse", self.issuer(pool_id))
     }
@@ -174,6 +235,7 @@ impl UserPools {
     /// insists on a single-logout service this SP does not offer.
     pub async fn sp_metadata(&self, pool_id: &str) -> Result<String> {
         self.describe_pool(pool_id).await?;
+        let certificate = self.saml_encryption_certificate(pool_id).await?;
         let escape = |s: &str| {
             s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
         };
@@ -182,12 +244,16 @@ impl UserPools {
              <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{}\">\n\
              <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" \
              protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n\
+             <md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+             <ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
+             </md:KeyDescriptor>\n\
              <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>\n\
              <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
              Location=\"{}\" index=\"1\" isDefault=\"true\"/>\n\
              </md:SPSSODescriptor>\n\
              </md:EntityDescriptor>\n",
             escape(&sp_entity_id(pool_id)),
+            certificate,
             escape(&self.acs_url(pool_id)),
         ))
     }
@@ -303,10 +369,15 @@ impl UserPools {
             return Err(refused("A response to a request cannot be used unsolicited."));
         }
         let metadata = self.saml_metadata(&provider).await?;
-        let sp = self.service_provider(pool_id, metadata, idp_initiated);
+        let mut sp = self.service_provider(pool_id, metadata, idp_initiated);
+        if provider.details.get("EncryptedResponses").map(String::as_str) == Some("true") {
+            let (der, _) = self.sp_key(pool_id).await?;
+            let key = openssl::pkey::PKey::private_key_from_der(&der)
+                .map_err(|e| IdpError::Internal(format!("SP key: {e}")))?;
+            sp.key = Some(key);
+        }
         let ids: Vec<&str> = request_id.iter().map(String::as_str).collect();
-        let assertion = sp
-            .parse_base64_response(response, if ids.is_empty() { None } else { Some(&ids) })
+        let assertion = parse_guarded(&sp, response, if ids.is_empty() { None } else { Some(&ids) })
             .map_err(|e| {
                 tracing::warn!(target: "audit", pool = %pool_id, provider = %provider.name, error = %e,
                     "a SAML response was refused");
@@ -388,7 +459,7 @@ impl UserPools {
             allowed_signature_algorithms: Some(ALLOWED.to_vec()),
             ..ServiceProvider::default()
         };
-        let assertion = sp.parse_base64_response(response, None).map_err(|e| {
+        let assertion = parse_guarded(&sp, response, None).map_err(|e| {
             tracing::warn!(target: "audit", issuer = %issuer, error = %e, "a SAML login was refused");
             refused("The SAML response did not verify.")
         })?;
@@ -424,6 +495,20 @@ impl UserPools {
             }
         }
         Ok(AwsSamlLogin { subject, issuer, attributes })
+    }
+}
+
+/// samael's parse, with a panic inside it (its decryption path unwraps on
+/// malformed plaintext) turned into a refusal instead of a dropped request.
+fn parse_guarded(
+    sp: &ServiceProvider,
+    response: &str,
+    ids: Option<&[&str]>,
+) -> std::result::Result<samael::schema::Assertion, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sp.parse_base64_response(response, ids))) {
+        Ok(Ok(assertion)) => Ok(assertion),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the SAML library failed on this document".into()),
     }
 }
 

@@ -322,6 +322,16 @@ pub trait FederationStore: Send + Sync {
     ) -> Result<Option<ProviderLink>, StoreError>;
     async fn user_links(&self, pool_id: &str, username_key: &str) -> Result<Vec<ProviderLink>, StoreError>;
     async fn delete_link(&self, pool_id: &str, provider: &str, subject: &str) -> Result<bool, StoreError>;
+    /// A pool's SAML encryption key (sealed) and certificate; Conflict when
+    /// another instance made one first.
+    async fn insert_sp_key(
+        &self,
+        pool_id: &str,
+        key_sealed: &[u8],
+        cert_der: &[u8],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    async fn get_sp_key(&self, pool_id: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
 }
 
 pub trait IdpStore:

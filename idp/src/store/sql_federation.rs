@@ -23,6 +23,10 @@ pub(super) const USER_LINKS: &str = "SELECT pool_id, provider_name, provider_sub
 pub(super) const DELETE_LINK: &str =
     "DELETE FROM provider_links WHERE pool_id = $1 AND provider_name = $2 AND provider_subject = $3";
 
+pub(super) const INSERT_SP_KEY: &str =
+    "INSERT INTO saml_sp_keys (pool_id, key_sealed, cert_der, created_at) VALUES ($1, $2, $3, $4)";
+pub(super) const SELECT_SP_KEY: &str = "SELECT key_sealed, cert_der FROM saml_sp_keys WHERE pool_id = $1";
+
 macro_rules! federation_store {
     ($store:ident, $row:ty) => {
         use crate::model::{ProviderLink, ProviderRecord};
@@ -158,6 +162,30 @@ macro_rules! federation_store {
                 let rows =
                     sqlx::query(USER_LINKS).bind(pool_id).bind(username_key).fetch_all(&self.pool).await?;
                 Ok(rows.iter().map(link_from_row).collect::<Result<_, _>>()?)
+            }
+
+            async fn insert_sp_key(
+                &self,
+                pool_id: &str,
+                key_sealed: &[u8],
+                cert_der: &[u8],
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(INSERT_SP_KEY)
+                    .bind(pool_id)
+                    .bind(key_sealed)
+                    .bind(cert_der)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict_or)?;
+                Ok(())
+            }
+
+            async fn get_sp_key(&self, pool_id: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+                let row: Option<(Vec<u8>, Vec<u8>)> =
+                    sqlx::query_as(SELECT_SP_KEY).bind(pool_id).fetch_optional(&self.pool).await?;
+                Ok(row)
             }
 
             async fn delete_link(
