@@ -28,6 +28,17 @@ Python API for crafted responses (security tests): `build_response(...)`
 audience, destination, recipient, InResponseTo, validity window, NameID,
 attributes, status, unsigned, another key, SHA-1), `encode()` for the
 HTTP-POST form value, and `parse_authn_request()` for what Cirrus sent.
+
+Encrypted assertions (`build_response(encrypt_to=...)`, `encrypt_assertion()`):
+the Assertion (signed first, if asked) is serialized on its own, so the
+plaintext declares its namespaces, and replaced by
+<saml:EncryptedAssertion><xenc:EncryptedData Type="...#Element"> with the
+session key in <ds:KeyInfo><xenc:EncryptedKey> (certificate in its KeyInfo),
+as Shibboleth and pysaml2 write it; the Response is signed afterwards.
+engine "xmlsec1" has Debian's xmlsec1 encrypt (through pysaml2's xmlsec1
+backend; 1.2.x: RSA-OAEP-MGF1P and RSA 1.5 only); engine "python" writes the
+same shape with `cryptography` (any of DATA_ALGORITHMS x KEY_TRANSPORTS,
+including XML Encryption 1.1 rsa-oaep with SHA-256 / MGF1-SHA256).
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import os
 import secrets
 import shutil
 import tempfile
@@ -47,7 +59,12 @@ from urllib.parse import parse_qs, urlparse
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding as _rsa_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher
+from cryptography.hazmat.primitives.ciphers import algorithms as _algorithms
+from cryptography.hazmat.primitives.ciphers import modes as _modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
@@ -68,6 +85,8 @@ NS = {
     "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
     "ds": "http://www.w3.org/2000/09/xmldsig#",
     "md": "urn:oasis:names:tc:SAML:2.0:metadata",
+    "xenc": "http://www.w3.org/2001/04/xmlenc#",
+    "xenc11": "http://www.w3.org/2009/xmlenc11#",
 }
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
@@ -85,6 +104,37 @@ ALGORITHMS = {
     "rsa-sha1": (SIG_RSA_SHA1, DIGEST_SHA1),
 }
 SAME = object()      # destination / recipient default: the ACS URL
+XMLENC = "http://www.w3.org/2001/04/xmlenc#"
+XMLENC11 = "http://www.w3.org/2009/xmlenc11#"
+XMLENC_ELEMENT = XMLENC + "Element"
+DATA_ALGORITHMS = {
+    # name -> (EncryptionMethod Algorithm, xmlsec1 --session-key, key bytes, mode)
+    "aes128-cbc": (XMLENC + "aes128-cbc", "aes-128", 16, "cbc"),
+    "aes192-cbc": (XMLENC + "aes192-cbc", "aes-192", 24, "cbc"),
+    "aes256-cbc": (XMLENC + "aes256-cbc", "aes-256", 32, "cbc"),
+    "aes128-gcm": (XMLENC11 + "aes128-gcm", "aes-128", 16, "gcm"),
+    "aes192-gcm": (XMLENC11 + "aes192-gcm", "aes-192", 24, "gcm"),
+    "aes256-gcm": (XMLENC11 + "aes256-gcm", "aes-256", 32, "gcm"),
+    "tripledes-cbc": (XMLENC + "tripledes-cbc", "des-192", 24, "3des"),
+}
+KEY_TRANSPORTS = {
+    # name -> (EncryptionMethod Algorithm, ds:DigestMethod or None (SHA-1), xenc11:MGF or None (MGF1-SHA1))
+    "rsa-oaep-mgf1p": (XMLENC + "rsa-oaep-mgf1p", None, None),
+    "rsa-oaep-mgf1p-sha1": (XMLENC + "rsa-oaep-mgf1p", "http://www.w3.org/2000/09/xmldsig#sha1", None),   # ADFS
+    "rsa-oaep-mgf1p-sha256": (XMLENC + "rsa-oaep-mgf1p", XMLENC + "sha256", None),
+    "rsa-oaep": (XMLENC11 + "rsa-oaep", None, None),
+    "rsa-oaep-sha256": (XMLENC11 + "rsa-oaep", XMLENC + "sha256", XMLENC11 + "mgf1sha256"),
+    "rsa-1_5": (XMLENC + "rsa-1_5", None, None),
+}
+XMLSEC1_KEY_TRANSPORTS = ("rsa-oaep-mgf1p", "rsa-oaep-mgf1p-sha1", "rsa-1_5")   # what xmlsec1 1.2.x writes
+KEYINFO_NS = {
+    # how <KeyInfo> in <xenc:EncryptedData> is namespaced
+    "ds": "<ds:KeyInfo xmlns:ds=...>, declared on the KeyInfo itself (OpenSAML / Shibboleth, Okta)",
+    "dsig": "<dsig:KeyInfo xmlns:dsig=...>, the same with the prefix dsig",
+    "sig": "<sig:KeyInfo xmlns:sig=...>, the same with another prefix",
+    "default": '<KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"> (ADFS / Windows Identity Foundation)',
+    "inherited": "<ds:KeyInfo>, ds declared on the EncryptedData (as lxml or pysaml2 serialize it)",
+}
 
 
 def now_utc() -> _dt.datetime:
@@ -105,6 +155,24 @@ def encode(xml: str | bytes) -> str:
     if isinstance(xml, str):
         xml = xml.encode("utf-8")
     return base64.b64encode(xml).decode("ascii")
+
+
+def cert_pem_of(cert) -> str:
+    """A certificate as PEM, from a KeyPair, PEM text or base64 DER (as in
+    <ds:X509Certificate> or ActiveEncryptionCertificate)."""
+    if isinstance(cert, KeyPair):
+        return cert.cert_pem
+    text = cert.decode() if isinstance(cert, bytes) else str(cert)
+    if "-----BEGIN CERTIFICATE-----" in text:
+        return text
+    der = base64.b64decode("".join(text.split()))
+    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
+
+
+def cert_b64_of(cert) -> str:
+    """The same certificate as base64 DER."""
+    c = x509.load_pem_x509_certificate(cert_pem_of(cert).encode())
+    return base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
 
 
 # ---------------------------------------------------------------- keys ----
@@ -299,7 +367,9 @@ class SamlIdp:
                        status: str = STATUS_SUCCESS, status_message: str | None = None,
                        with_assertion: bool = True, issuer: str | None = None, assertion_issuer: str | None = None,
                        response_id: str | None = None, assertion_id: str | None = None,
-                       attribute_format: str | None = None) -> str:
+                       attribute_format: str | None = None, encrypt_to=None, data_alg: str = "aes128-cbc",
+                       key_alg: str = "rsa-oaep-mgf1p", encrypt_engine: str = "xmlsec1", keyinfo_ns: str = "ds",
+                       before_response_signature=None) -> str:
         """A SAML Response as XML text.
 
         sign: "assertion" | "response" | "both" | "none".
@@ -309,6 +379,11 @@ class SamlIdp:
         destination / recipient: SAME (the ACS URL), a string, or None (left out).
         Times default to IssueInstant now, NotBefore now - 5 s, NotOnOrAfter
         (Conditions and SubjectConfirmationData) now + 5 min.
+        encrypt_to: a certificate (KeyPair, PEM or base64 DER) to encrypt the
+        assertion to (after the assertion signature, before the Response's),
+        with data_alg / key_alg / encrypt_engine / keyinfo_ns (see `encrypt_assertion`).
+        before_response_signature: a function xml -> xml applied last before
+        the Response is signed (to tamper with what the signature covers).
         """
         assert sign in ("assertion", "response", "both", "none"), sign
         sig_alg, digest_alg = ALGORITHMS[algorithm]
@@ -382,9 +457,66 @@ class SamlIdp:
             to_sign.append((samlp.Response, response_id))
         xml = str(response)
         for cls, node_id in to_sign:          # inner first: the Response signature covers the signed Assertion
+            if cls is samlp.Response:
+                if encrypt_to is not None and assertion is not None:
+                    xml = self.encrypt_assertion(xml, encrypt_to, data_alg=data_alg, key_alg=key_alg,
+                                                 engine=encrypt_engine, keyinfo_ns=keyinfo_ns)
+                if before_response_signature is not None:
+                    xml = before_response_signature(xml)
             xml = self.sec.sign_statement(xml, f"{cls.c_namespace}:{cls.c_tag}", key_file=str(signer.key_path),
                                           node_id=node_id)
+        if samlp.Response not in [cls for cls, _ in to_sign]:      # the Response stays unsigned
+            if encrypt_to is not None and assertion is not None:
+                xml = self.encrypt_assertion(xml, encrypt_to, data_alg=data_alg, key_alg=key_alg,
+                                             engine=encrypt_engine, keyinfo_ns=keyinfo_ns)
+            if before_response_signature is not None:
+                xml = before_response_signature(xml)
         return xml
+
+    def encrypt_assertion(self, xml: str, cert, data_alg: str = "aes128-cbc", key_alg: str = "rsa-oaep-mgf1p",
+                          engine: str = "xmlsec1", keyinfo_ns: str = "ds") -> str:
+        """Replace the Response's Assertion by an EncryptedAssertion for `cert`
+        (KeyPair, PEM or base64 DER). data_alg: a DATA_ALGORITHMS name;
+        key_alg: a KEY_TRANSPORTS name; engine: "xmlsec1" (xmlsec1 encrypts
+        from the template; key_alg one of XMLSEC1_KEY_TRANSPORTS) or "python";
+        keyinfo_ns: how the EncryptedData's KeyInfo is namespaced (KEYINFO_NS).
+        The EncryptedData goes in as text, so its namespace declarations stay
+        where they were written (lxml would fold them into the Response's)."""
+        assert data_alg in DATA_ALGORITHMS, data_alg
+        assert key_alg in KEY_TRANSPORTS, key_alg
+        assert engine in ("xmlsec1", "python"), engine
+        root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+        assertion = root.find("saml:Assertion", NS)
+        assert assertion is not None, "no Assertion to encrypt"
+        plaintext = etree.tostring(assertion)            # declares every namespace it uses
+        template = encrypted_data_template(cert_b64_of(cert), data_alg, key_alg, keyinfo_ns)
+        if engine == "xmlsec1":
+            assert key_alg in XMLSEC1_KEY_TRANSPORTS, f"xmlsec1 1.2 does not write {key_alg}"
+            encrypted = self._xmlsec1_encrypt(plaintext, template, cert_pem_of(cert), DATA_ALGORITHMS[data_alg][1])
+        else:
+            encrypted = python_encrypt(plaintext, template, cert_pem_of(cert), data_alg, key_alg)
+        marker = "ENCRYPTED-DATA-" + secrets.token_hex(16)
+        holder = etree.Element(f"{{{NS['saml']}}}EncryptedAssertion")
+        holder.text = marker
+        holder.tail = assertion.tail
+        root.replace(assertion, holder)
+        text = etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode("utf-8")
+        assert text.count(marker) == 1
+        return text.replace(marker, etree.tostring(encrypted).decode("utf-8"))
+
+    def _xmlsec1_encrypt(self, plaintext: bytes, template: etree._Element, cert_pem: str,
+                         session_key: str) -> etree._Element:
+        """xmlsec1 --encrypt of a document holding only the assertion (its root
+        replaced by the filled-in template), through pysaml2's xmlsec1 backend."""
+        with tempfile.TemporaryDirectory(prefix="cirrus-saml-enc-") as d:
+            cert_file, template_file = Path(d) / "cert.pem", Path(d) / "template.xml"
+            cert_file.write_text(cert_pem)
+            template_file.write_bytes(etree.tostring(template))
+            out = self.sec.crypto.encrypt(b'<?xml version="1.0" encoding="UTF-8"?>\n' + plaintext, str(cert_file),
+                                          str(template_file), session_key, xpath="/*")
+        encrypted = etree.fromstring(out)
+        assert encrypted.tag == f"{{{XMLENC}}}EncryptedData", out[:300]
+        return encrypted
 
     def response_for_request(self, request: dict, user: User, **kwargs) -> str:
         """The response a normal sign-in answers an AuthnRequest with."""
@@ -470,16 +602,150 @@ class SamlIdp:
         h.wfile.write(data)
 
 
+# ---------------------------------------------------------------- XML Encryption ----
+
+def encrypted_data_template(cert_b64: str, data_alg: str, key_alg: str, keyinfo_ns: str = "ds") -> etree._Element:
+    """<xenc:EncryptedData Type="#Element"> with empty CipherValues: the data
+    EncryptionMethod, then <ds:KeyInfo><xenc:EncryptedKey> (its method, with
+    ds:DigestMethod / xenc11:MGF where the key transport names them, and the
+    recipient's certificate). keyinfo_ns: see KEYINFO_NS."""
+    assert keyinfo_ns in KEYINFO_NS, keyinfo_ns
+    ds = NS["ds"]
+    data_uri = DATA_ALGORITHMS[data_alg][0]
+    key_uri, digest, mgf = KEY_TRANSPORTS[key_alg]
+    nsmap = {"xenc": XMLENC}
+    if keyinfo_ns == "inherited":
+        nsmap["ds"] = ds
+    if mgf:
+        nsmap["xenc11"] = XMLENC11
+    ed = etree.Element(f"{{{XMLENC}}}EncryptedData", nsmap=nsmap, Id="ED_" + secrets.token_hex(16),
+                       Type=XMLENC_ELEMENT)
+    etree.SubElement(ed, f"{{{XMLENC}}}EncryptionMethod", Algorithm=data_uri)
+    own = {"ds": {"ds": ds}, "dsig": {"dsig": ds}, "sig": {"sig": ds}, "default": {None: ds}, "inherited": None}
+    ki = etree.SubElement(ed, f"{{{ds}}}KeyInfo", nsmap=own[keyinfo_ns])
+    ek = etree.SubElement(ki, f"{{{XMLENC}}}EncryptedKey", Id="EK_" + secrets.token_hex(16))
+    em = etree.SubElement(ek, f"{{{XMLENC}}}EncryptionMethod", Algorithm=key_uri)
+    if digest:
+        etree.SubElement(em, f"{{{ds}}}DigestMethod", Algorithm=digest)
+    if mgf:
+        etree.SubElement(em, f"{{{XMLENC11}}}MGF", Algorithm=mgf)
+    eki = etree.SubElement(ek, f"{{{ds}}}KeyInfo")
+    x5 = etree.SubElement(eki, f"{{{ds}}}X509Data")
+    etree.SubElement(x5, f"{{{ds}}}X509Certificate").text = cert_b64
+    cd = etree.SubElement(ek, f"{{{XMLENC}}}CipherData")
+    etree.SubElement(cd, f"{{{XMLENC}}}CipherValue")
+    cd = etree.SubElement(ed, f"{{{XMLENC}}}CipherData")
+    etree.SubElement(cd, f"{{{XMLENC}}}CipherValue")
+    return ed
+
+
+_HASHES = {None: hashes.SHA1, "http://www.w3.org/2000/09/xmldsig#sha1": hashes.SHA1, XMLENC + "sha256": hashes.SHA256}
+_MGF_HASHES = {None: hashes.SHA1, XMLENC11 + "mgf1sha256": hashes.SHA256}
+
+
+def python_encrypt(plaintext: bytes, template: etree._Element, cert_pem: str, data_alg: str,
+                   key_alg: str) -> etree._Element:
+    """XML Encryption with `cryptography`: a fresh session key; CBC as IV ||
+    ciphertext with XML Encryption padding (random bytes, the last one the
+    pad length); GCM as 96-bit IV || ciphertext || 128-bit tag; the key
+    wrapped with RSA-OAEP (DigestMethod / MGF as named) or RSA PKCS#1 v1.5."""
+    _, _, key_len, mode = DATA_ALGORITHMS[data_alg]
+    _, digest, mgf = KEY_TRANSPORTS[key_alg]
+    key = os.urandom(key_len)
+    if mode == "gcm":
+        iv = os.urandom(12)
+        value = iv + _AESGCM(key).encrypt(iv, plaintext, None)
+    else:
+        if mode == "3des":
+            from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+            algorithm, block = TripleDES(key), 8
+        else:
+            algorithm, block = _algorithms.AES(key), 16
+        iv = os.urandom(block)
+        n = block - len(plaintext) % block
+        padded = plaintext + os.urandom(n - 1) + bytes([n])
+        enc = _Cipher(algorithm, _modes.CBC(iv)).encryptor()
+        value = iv + enc.update(padded) + enc.finalize()
+    public = x509.load_pem_x509_certificate(cert_pem.encode()).public_key()
+    if key_alg == "rsa-1_5":
+        wrapped = public.encrypt(key, _rsa_padding.PKCS1v15())
+    else:
+        wrapped = public.encrypt(key, _rsa_padding.OAEP(mgf=_rsa_padding.MGF1(_MGF_HASHES[mgf]()),
+                                                        algorithm=_HASHES[digest](), label=None))
+    ed = etree.fromstring(etree.tostring(template))
+    values = ed.findall(".//xenc:CipherValue", NS)     # document order: the EncryptedKey's, then the data's
+    assert len(values) == 2
+    values[0].text = base64.b64encode(wrapped).decode()
+    values[1].text = base64.b64encode(value).decode()
+    return ed
+
+
+def python_decrypt(xml: str | bytes, key: KeyPair) -> bytes:
+    """The plaintext of a document's (first) EncryptedData, with `cryptography`
+    and `key` (self-checks; the inverse of `python_encrypt`, padding checked)."""
+    root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml)
+    ed = root if root.tag == f"{{{XMLENC}}}EncryptedData" else root.find(".//xenc:EncryptedData", NS)
+    data_uri = ed.find("xenc:EncryptionMethod", NS).get("Algorithm")
+    ek = ed.find("ds:KeyInfo/xenc:EncryptedKey", NS)
+    em = ek.find("xenc:EncryptionMethod", NS)
+    digest_el, mgf_el = em.find("ds:DigestMethod", NS), em.find("xenc11:MGF", NS)
+    digest = digest_el.get("Algorithm") if digest_el is not None else None
+    mgf = mgf_el.get("Algorithm") if mgf_el is not None else None
+    private = serialization.load_pem_private_key(Path(key.key_path).read_bytes(), password=None)
+    wrapped = base64.b64decode(ek.findtext("xenc:CipherData/xenc:CipherValue", namespaces=NS))
+    if em.get("Algorithm") == XMLENC + "rsa-1_5":
+        session = private.decrypt(wrapped, _rsa_padding.PKCS1v15())
+    else:
+        session = private.decrypt(wrapped, _rsa_padding.OAEP(mgf=_rsa_padding.MGF1(_MGF_HASHES[mgf]()),
+                                                             algorithm=_HASHES[digest](), label=None))
+    value = base64.b64decode(ed.findtext("xenc:CipherData/xenc:CipherValue", namespaces=NS))
+    (name,) = [n for n, v in DATA_ALGORITHMS.items() if v[0] == data_uri]
+    _, _, key_len, mode = DATA_ALGORITHMS[name]
+    assert len(session) == key_len, (name, len(session))
+    if mode == "gcm":
+        return _AESGCM(session).decrypt(value[:12], value[12:], None)
+    if mode == "3des":
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+        algorithm, block = TripleDES(session), 8
+    else:
+        algorithm, block = _algorithms.AES(session), 16
+    dec = _Cipher(algorithm, _modes.CBC(value[:block])).decryptor()
+    padded = dec.update(value[block:]) + dec.finalize()
+    n = padded[-1]
+    assert 1 <= n <= block, f"bad XML Encryption padding {n}"
+    return padded[:-n]
+
+
+def xmlsec1_decrypt(xml: str | bytes, key: KeyPair) -> str:
+    """xmlsec1 --decrypt of a document's EncryptedData with `key` (self-checks)."""
+    import subprocess
+    with tempfile.TemporaryDirectory(prefix="cirrus-saml-dec-") as d:
+        doc = Path(d) / "doc.xml"
+        doc.write_bytes(xml.encode("utf-8") if isinstance(xml, str) else xml)
+        proc = subprocess.run([XMLSEC1, "--decrypt", "--privkey-pem", str(key.key_path), str(doc)],
+                              capture_output=True, timeout=30)
+    if proc.returncode != 0:
+        raise ValueError(f"xmlsec1 --decrypt failed: {proc.stderr.decode(errors='replace')[-800:]}")
+    return proc.stdout.decode("utf-8")
+
+
 # ---------------------------------------------------------------- SP side (self-check) ----
 
-def pysaml2_sp(idp_metadata: str, entity_id: str, acs_url: str, want: str = "either"):
+def pysaml2_sp(idp_metadata: str, entity_id: str, acs_url: str, want: str = "either",
+               encryption_key: KeyPair | None = None):
     """A pysaml2 service provider (Saml2Client) trusting `idp_metadata`, used
     to check that this IdP's untampered responses are valid SAML.
-    want: "either" (response or assertion signed), "response", "assertion"."""
+    want: "either" (response or assertion signed), "response", "assertion".
+    encryption_key: the SP's key pair for encrypted assertions (xmlsec1 decrypts)."""
     from saml2.client import Saml2Client
     from saml2.config import SPConfig
     cfg = SPConfig()
+    extra = {}
+    if encryption_key is not None:
+        extra["encryption_keypairs"] = [{"key_file": str(encryption_key.key_path),
+                                         "cert_file": str(encryption_key.cert_path)}]
     cfg.load({
+        **extra,
         "entityid": entity_id,
         "xmlsec_binary": XMLSEC1,
         "metadata": {"inline": [idp_metadata]},
@@ -506,4 +772,6 @@ def pysaml2_sp_accepts(sp, xml: str, request_id: str | None) -> str:
 
 __all__ = ["SamlIdp", "KeyPair", "User", "encode", "new_id", "now_utc", "instant", "pysaml2_sp",
            "pysaml2_sp_accepts", "SAME", "NS", "STATUS_SUCCESS", "STATUS_RESPONDER", "NAMEID_EMAIL",
-           "NAMEID_UNSPECIFIED", "NAMEID_PERSISTENT", "ATTR_BASIC", "ATTR_URI"]
+           "NAMEID_UNSPECIFIED", "NAMEID_PERSISTENT", "ATTR_BASIC", "ATTR_URI", "DATA_ALGORITHMS", "KEY_TRANSPORTS",
+           "XMLSEC1_KEY_TRANSPORTS", "KEYINFO_NS", "XMLENC", "XMLENC11", "cert_pem_of", "cert_b64_of", "encrypted_data_template",
+           "python_encrypt", "python_decrypt", "xmlsec1_decrypt"]

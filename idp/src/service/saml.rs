@@ -362,8 +362,12 @@ impl UserPools {
         if idp_initiated && provider.details.get("IDPInit").map(String::as_str) != Some("true") {
             return Err(refused("This identity provider may not start sign-ins (IDPInit is off)."));
         }
-        let answers = single_assertion(response)?;
-        if idp_initiated && answers {
+        let shape = single_assertion(response)?;
+        if provider.details.get("EncryptedResponses").map(String::as_str) == Some("true") && !shape.encrypted
+        {
+            return Err(refused("This identity provider must encrypt its assertions."));
+        }
+        if idp_initiated && shape.answers {
             // An answer to some request, posted without that request's
             // state: a response taken from another sign-in.
             return Err(refused("A response to a request cannot be used unsolicited."));
@@ -515,8 +519,14 @@ fn parse_guarded(
 /// A Response must hold exactly one assertion (plain or encrypted), as a
 /// direct child: anything else is a document shaped to confuse (signature
 /// wrapping), even where the signature check would find the genuine part.
-/// Returns whether the document answers a request (carries InResponseTo).
-fn single_assertion(encoded: &str) -> Result<bool> {
+/// What the pre-check saw: whether the document answers a request (carries
+/// InResponseTo), and whether its assertion is encrypted.
+struct Shape {
+    answers: bool,
+    encrypted: bool,
+}
+
+fn single_assertion(encoded: &str) -> Result<Shape> {
     use base64::engine::general_purpose::STANDARD;
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
@@ -528,6 +538,7 @@ fn single_assertion(encoded: &str) -> Result<bool> {
     let xml = std::str::from_utf8(&bytes).map_err(|_| refused("The SAMLResponse is not UTF-8."))?;
     let mut reader = quick_xml::NsReader::from_str(xml);
     let (mut depth, mut assertions, mut root_is_response, mut answers) = (0usize, 0usize, false, false);
+    let mut encrypted = false;
     loop {
         let (ns, event) =
             reader.read_resolved_event().map_err(|_| refused("The SAMLResponse is not well-formed XML."))?;
@@ -543,6 +554,7 @@ fn single_assertion(encoded: &str) -> Result<bool> {
                 }
                 if in_ns(ASSERTION_NS) && matches!(local.as_ref(), b"Assertion" | b"EncryptedAssertion") {
                     assertions += 1;
+                    encrypted = local.as_ref() == b"EncryptedAssertion";
                     if depth != 1 {
                         return Err(refused("The assertion is not where a Response puts it."));
                     }
@@ -569,5 +581,5 @@ fn single_assertion(encoded: &str) -> Result<bool> {
     if !root_is_response || assertions != 1 {
         return Err(refused("The SAMLResponse must be one Response holding one assertion."));
     }
-    Ok(answers)
+    Ok(Shape { answers, encrypted })
 }
