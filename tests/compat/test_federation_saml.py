@@ -207,6 +207,26 @@ def _who_signed_in(sp: SpPool, resp: requests.Response, verifier: str | None) ->
         return f" (code not redeemable: {exc!r});"
 
 
+_SERVER = {}
+_AUDITS_SEEN = {"count": 0}
+
+
+@pytest.fixture(autouse=True)
+def _remember_server(server):
+    """assert_refused reads the shared server's log for audit events."""
+    _SERVER["server"] = server
+    yield
+
+
+def audit_events() -> int:
+    """Refusals the server logged as audit events so far (`target: audit`)."""
+    srv = _SERVER.get("server")
+    if srv is None:
+        return 0
+    text = srv.logs(limit=1 << 30)
+    return sum(1 for line in text.splitlines() if " audit:" in line)
+
+
 def assert_refused(sp: SpPool, resp: requests.Response, what: str, users=(), session=None,
                    verifier: str | None = None) -> None:
     who = _who_signed_in(sp, resp, verifier) if resp.status_code in (302, 303) else ""
@@ -222,6 +242,10 @@ def assert_refused(sp: SpPool, resp: requests.Response, what: str, users=(), ses
     for name_id in users:
         expect_error("UserNotFoundException", sp.idp_client.admin_get_user, UserPoolId=sp.pool,
                      Username=f"{PROVIDER}_{name_id}")
+    # Every refusal leaves an audit event in the server's log.
+    seen = audit_events()
+    assert seen > _AUDITS_SEEN["count"], f"{what}: no audit event logged for the refusal"
+    _AUDITS_SEEN["count"] = seen
 
 
 def identities_of(value) -> list:
