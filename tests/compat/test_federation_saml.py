@@ -207,23 +207,26 @@ def _who_signed_in(sp: SpPool, resp: requests.Response, verifier: str | None) ->
         return f" (code not redeemable: {exc!r});"
 
 
-_SERVER = {}
-_AUDITS_SEEN = {"count": 0}
+# Servers by endpoint, so that assert_refused can read the log of the
+# server a pool lives on (other modules register theirs with
+# `remember_server`).
+SERVERS: dict = {}
+_AUDITS_SEEN: dict = {}
+
+
+def remember_server(server) -> None:
+    SERVERS[server.endpoint] = server
 
 
 @pytest.fixture(autouse=True)
 def _remember_server(server):
-    """assert_refused reads the shared server's log for audit events."""
-    _SERVER["server"] = server
+    remember_server(server)
     yield
 
 
-def audit_events() -> int:
-    """Refusals the server logged as audit events so far (`target: audit`)."""
-    srv = _SERVER.get("server")
-    if srv is None:
-        return 0
-    text = srv.logs(limit=1 << 30)
+def audit_events(endpoint: str) -> int:
+    """Refusals the server at `endpoint` logged as audit events so far."""
+    text = SERVERS[endpoint].logs(limit=1 << 30)
     return sum(1 for line in text.splitlines() if " audit:" in line)
 
 
@@ -243,9 +246,10 @@ def assert_refused(sp: SpPool, resp: requests.Response, what: str, users=(), ses
         expect_error("UserNotFoundException", sp.idp_client.admin_get_user, UserPoolId=sp.pool,
                      Username=f"{PROVIDER}_{name_id}")
     # Every refusal leaves an audit event in the server's log.
-    seen = audit_events()
-    assert seen > _AUDITS_SEEN["count"], f"{what}: no audit event logged for the refusal"
-    _AUDITS_SEEN["count"] = seen
+    assert sp.endpoint in SERVERS, f"{what}: the server at {sp.endpoint} was not registered (remember_server)"
+    seen = audit_events(sp.endpoint)
+    assert seen > _AUDITS_SEEN.get(sp.endpoint, 0), f"{what}: no audit event logged for the refusal"
+    _AUDITS_SEEN[sp.endpoint] = seen
 
 
 def identities_of(value) -> list:

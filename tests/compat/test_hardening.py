@@ -44,7 +44,8 @@ from harness import (PASSWORD, admin_user, attrs_dict, attrs_list, expect_error,
                      new_email, new_pool, password_auth, unique, verify_jwt)
 from saml_idp import SamlIdp, encode, now_utc
 from test_federation_saml import (PROVIDER as SAML_PROVIDER, SpFlow, SpPool, _idp_init_relay_state, _post,
-                                  _unsolicited, assert_refused as saml_assert_refused, assert_signed_in)
+                                  _unsolicited, assert_refused as saml_assert_refused, assert_signed_in,
+                                  remember_server)
 from test_oauth_authorize import (CB, CB2, REDIRECTS, Browser, Page, assert_login_redirect,
                                   code_from, describe, error_callback, exchange, grant_error, location, new_flow,
                                   open_login, refresh, set_cookies, sign_in_code, tokens_ok, userinfo)
@@ -649,6 +650,7 @@ def hard_saml_idp():
 @pytest.fixture(scope="module")
 def sp_init(auth_idp, auth_server, hard_saml_idp):
     """IDPInit false."""
+    remember_server(auth_server)
     sp = SpPool(auth_idp, auth_server.endpoint, hard_saml_idp)
     yield sp
     sp.delete()
@@ -657,6 +659,7 @@ def sp_init(auth_idp, auth_server, hard_saml_idp):
 @pytest.fixture(scope="module")
 def idp_init(auth_idp, auth_server, hard_saml_idp):
     """IDPInit true."""
+    remember_server(auth_server)
     sp = SpPool(auth_idp, auth_server.endpoint, hard_saml_idp, idp_init=True)
     yield sp
     sp.delete()
