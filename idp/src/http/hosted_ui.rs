@@ -400,6 +400,23 @@ impl HostedUi {
         Ok(auth)
     }
 
+    /// A form posted to one of the pool's own pages: its fields and the
+    /// authorization request they carry, once the CSRF token and the request
+    /// check out.
+    async fn native_form(
+        &self,
+        reply: &Reply,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(BTreeMap<String, String>, Authorization), Response> {
+        let params = form(body);
+        if !self.csrf_ok(headers, &params) {
+            return Err(self.csrf_refused(reply));
+        }
+        let auth = self.checked_native(reply, &params).await?;
+        Ok((params, auth))
+    }
+
     /// A POST must carry the CSRF token of the browser's cookie.
     fn csrf_ok(&self, headers: &HeaderMap, form: &BTreeMap<String, String>) -> bool {
         let jar = cookies(headers);
@@ -1001,12 +1018,8 @@ async fn login_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let username = params.get("username").map(|u| u.trim().to_string()).unwrap_or_default();
@@ -1037,12 +1050,8 @@ async fn challenge_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let get = |k: &str| params.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
@@ -1204,12 +1213,8 @@ async fn signup_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let forms = ui.pools.pool_forms(&auth.pool);
@@ -1315,12 +1320,8 @@ async fn confirm_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let username = params.get("username").cloned().unwrap_or_default();
@@ -1345,12 +1346,8 @@ async fn resend_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let username = params.get("username").cloned().unwrap_or_default();
@@ -1392,12 +1389,8 @@ async fn forgot_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let username = params.get("username").map(|u| u.trim().to_string()).unwrap_or_default();
@@ -1460,12 +1453,8 @@ async fn reset_post(
     body: Bytes,
 ) -> Response {
     let reply = ui.reply(site(&ui, &pool_id, domain.as_deref()), &headers);
-    let params = form(&body);
-    if !ui.csrf_ok(&headers, &params) {
-        return ui.csrf_refused(&reply);
-    }
-    let auth = match ui.checked_native(&reply, &params).await {
-        Ok(a) => a,
+    let (params, auth) = match ui.native_form(&reply, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let username = params.get("username").cloned().unwrap_or_default();

@@ -153,6 +153,17 @@ pub(super) fn hash(value: &str) -> Vec<u8> {
     Sha256::digest(value.as_bytes()).to_vec()
 }
 
+/// What a sealed federation state keeps of its browser-binding cookie.
+pub(super) fn binding_hash(cookie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hash(cookie))
+}
+
+/// Whether the browser returned the cookie a state was bound to (constant time).
+pub(super) fn binding_matches(cookie: Option<&str>, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    cookie.is_some_and(|c| bool::from(binding_hash(c).as_bytes().ct_eq(expected.as_bytes())))
+}
+
 /// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
 fn pkce_shaped(value: &str) -> bool {
     (43..=128).contains(&value.len())

@@ -590,7 +590,7 @@ impl UserPools {
             params: auth.request.to_params(),
             nonce: nonce.secret().clone(),
             verifier: verifier.secret().clone(),
-            binding: URL_SAFE_NO_PAD.encode(super::authorize::hash(&binding)),
+            binding: super::authorize::binding_hash(&binding),
             expires_ms: self.now_ms() + FLOW_LIFE_MS,
         };
         let plain = serde_json::to_vec(&state).map_err(|e| IdpError::Internal(e.to_string()))?;
@@ -751,12 +751,7 @@ impl UserPools {
         if state.pool != pool_id || state.expires_ms < self.now_ms() {
             return Err(refused("The sign-in took too long or belongs elsewhere; start again."));
         }
-        let bound =
-            binding_cookie.map(|c| URL_SAFE_NO_PAD.encode(super::authorize::hash(c))).is_some_and(|h| {
-                use subtle::ConstantTimeEq;
-                bool::from(h.as_bytes().ct_eq(state.binding.as_bytes()))
-            });
-        if !bound {
+        if !super::authorize::binding_matches(binding_cookie, &state.binding) {
             return Err(refused("This sign-in was not started in this browser; start again."));
         }
         if let Some(error) = query.get("error") {

@@ -132,6 +132,22 @@ fn new_sp_key(pool_id: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), openssl:
 }
 
 impl UserPools {
+    /// Refuses an assertion issued in the future, then uses it up: once per
+    /// `scope`, on every instance, for as long as samael would take it
+    /// (issued at most 5 min ago, give or take the skew).
+    async fn accept_once(&self, scope: &str, assertion: &samael::schema::Assertion) -> Result<()> {
+        if assertion.issue_instant > chrono::Utc::now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
+            return Err(refused("The assertion is issued in the future."));
+        }
+        let expires =
+            self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
+        if !self.store.consume_session(&format!("{scope}:{}", assertion.id), expires, self.now_ms()).await? {
+            tracing::warn!(target: "audit", scope, "a SAML assertion was replayed");
+            return Err(refused("This response was used already."));
+        }
+        Ok(())
+    }
+
     /// The pool's SAML encryption key and certificate (DER), made on first
     /// use and shared by every instance.
     async fn sp_key(&self, pool_id: &str) -> Result<(Vec<u8>, Vec<u8>)> {
@@ -282,7 +298,7 @@ impl UserPools {
             provider: provider.name.clone(),
             params: auth.request.to_params(),
             request_id: request.id.clone(),
-            binding: URL_SAFE_NO_PAD.encode(super::authorize::hash(&binding)),
+            binding: super::authorize::binding_hash(&binding),
             expires_ms: self.now_ms() + FLOW_LIFE_MS,
         };
         let plain = serde_json::to_vec(&state).map_err(|e| IdpError::Internal(e.to_string()))?;
@@ -318,12 +334,7 @@ impl UserPools {
                 if state.pool != pool_id || state.expires_ms < self.now_ms() {
                     return Err(refused("The sign-in took too long or belongs elsewhere; start again."));
                 }
-                let bound = binding_cookie
-                    .map(|c| URL_SAFE_NO_PAD.encode(super::authorize::hash(c)))
-                    .is_some_and(|h| {
-                        use subtle::ConstantTimeEq;
-                        bool::from(h.as_bytes().ct_eq(state.binding.as_bytes()))
-                    });
+                let bound = super::authorize::binding_matches(binding_cookie, &state.binding);
                 // The IdP posts here cross-site: the binding cookie comes back
                 // only as `SameSite=None; Secure`, that is on https. On plain
                 // http (development) a cookie that does come back must match.
@@ -387,25 +398,7 @@ impl UserPools {
                     "a SAML response was refused");
                 refused("The identity provider's response did not verify.")
             })?;
-        if assertion.issue_instant > chrono::Utc::now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
-            return Err(refused("The assertion is issued in the future."));
-        }
-        // One use per assertion, on every instance, for as long as samael
-        // would take it (issued at most 5 min ago, give or take the skew).
-        let expires =
-            self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
-        if !self
-            .store
-            .consume_session(
-                &format!("saml:{pool_id}:{}:{}", provider.name, assertion.id),
-                expires,
-                self.now_ms(),
-            )
-            .await?
-        {
-            tracing::warn!(target: "audit", pool = %pool_id, provider = %provider.name, "a SAML assertion was replayed");
-            return Err(refused("This response was used already."));
-        }
+        self.accept_once(&format!("saml:{pool_id}:{}", provider.name), &assertion).await?;
         let authorization = self
             .check_authorize(pool_id, &params)
             .await
@@ -413,13 +406,7 @@ impl UserPools {
         if !super::authorize::client_providers(&authorization.client).contains(&provider.name) {
             return Err(refused("The application does not allow this identity provider."));
         }
-        let name_id = assertion
-            .subject
-            .as_ref()
-            .and_then(|s| s.name_id.as_ref())
-            .map(|n| n.value.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| refused("The assertion names no subject."))?;
+        let name_id = name_id(&assertion)?;
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::String(name_id));
         for statement in assertion.attribute_statements.iter().flatten() {
@@ -467,26 +454,8 @@ impl UserPools {
             tracing::warn!(target: "audit", issuer = %issuer, error = %e, "a SAML login was refused");
             refused("The SAML response did not verify.")
         })?;
-        if assertion.issue_instant > chrono::Utc::now() + chrono::Duration::seconds(CLOCK_SKEW_SECONDS) {
-            return Err(refused("The assertion is issued in the future."));
-        }
-        let expires =
-            self.now_ms() + (MAX_ISSUE_DELAY_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000 + FLOW_LIFE_MS;
-        if !self
-            .store
-            .consume_session(&format!("aws-saml:{issuer}:{}", assertion.id), expires, self.now_ms())
-            .await?
-        {
-            tracing::warn!(target: "audit", issuer = %issuer, "a SAML login was replayed");
-            return Err(refused("This SAML response was used already."));
-        }
-        let subject = assertion
-            .subject
-            .as_ref()
-            .and_then(|s| s.name_id.as_ref())
-            .map(|n| n.value.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| refused("The assertion names no subject."))?;
+        self.accept_once(&format!("aws-saml:{issuer}"), &assertion).await?;
+        let subject = name_id(&assertion)?;
         let mut attributes = Map::new();
         for statement in assertion.attribute_statements.iter().flatten() {
             for attribute in &statement.attributes {
@@ -500,6 +469,17 @@ impl UserPools {
         }
         Ok(AwsSamlLogin { subject, issuer, attributes })
     }
+}
+
+/// The assertion's subject: its NameID.
+fn name_id(assertion: &samael::schema::Assertion) -> Result<String> {
+    assertion
+        .subject
+        .as_ref()
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| n.value.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| refused("The assertion names no subject."))
 }
 
 /// samael's parse, with a panic inside it (its decryption path unwraps on
